@@ -11,25 +11,49 @@ documents are taken not to say, and the answer abstains. Wording lives in templa
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.chunking import Sentence
 from rag.index_store import Index
-from rag.retrieval import Hit, bm25_tokens
+from rag.retrieval import TOKEN_PATTERN, Hit, stemmer
 
 if TYPE_CHECKING:
     import numpy as np
 
 #: Evidence = weights . (sentence cosine, sentence coverage, passage coverage).
 #: Fitted with benchmarks/calibrate.py on eval/calibration.jsonl (not the eval set).
-EVIDENCE_WEIGHTS = (0.6, 0.25, 0.15)
+EVIDENCE_WEIGHTS = (0.5, 0.2, 0.3)
 #: Further sentences join the answer only when this close to the best one.
 FOLLOW_MARGIN = 0.08
+#: A neighbouring sentence joins the best one when it adds this much question coverage.
+NEIGHBOUR_GAIN = 0.1
 #: Sentences this similar to one already chosen add nothing.
 REDUNDANT_COSINE = 0.9
 MIN_WORDS = 4
+#: Evidence lost by a sentence that lacks the kind of answer the question asks for.
+TYPE_PENALTY = 0.3
+
+NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                    r"forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
+MONTHS = (r"(january|february|march|april|may|june|july|august|september|october|november|december|"
+          r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)")
+TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
+                  r"\b(spring|summer|autumn|winter|(last|next|this|previous) (year|month|week|decade)|"
+                  r"\d+ (years|months|weeks|days) ago)\b", re.I)
+DATE = re.compile(r"\b\d{1,2}(st|nd|rd|th)? " + MONTHS + r"\b|\b" + MONTHS + r" \d{1,2}\b|"
+                  r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.I)
+#: Question openings that ask for a number or a time, and the pattern an answer must contain.
+EXPECTED = [
+    (re.compile(r"\b(how (many|much|long|old|big|large)|what (number|percentage|proportion|share))\b", re.I), NUMBER),
+    (re.compile(r"\b(when|what (year|decade|month)|which (year|decade|month)|since when)\b", re.I), TIME),
+    (re.compile(r"\b(what|which|on what|exact) (date|day)\b", re.I), DATE),
+]
+#: Words that frame a question rather than say what it is about.
+QUESTION_FRAME = {"many", "much", "according", "mention", "mentioned", "say", "says", "said", "tell",
+                  "describe", "explain", "name", "named", "kind", "type", "does", "did", "do"}
 
 
 @dataclass(frozen=True)
@@ -61,11 +85,28 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Features:
+    """What the evidence for one sentence is made of."""
+
+    cosine: float  # meaning: cosine between question and sentence
+    coverage: float  # share of the question's IDF mass the sentence contains
+    passage_coverage: float  # the same for the best passage the sentence stands in
+    missing_type: int  # kinds of answer asked for (a number, a time) the sentence lacks
+
+    def evidence(self, weights: tuple[float, float, float] = EVIDENCE_WEIGHTS,
+                 penalty: float = TYPE_PENALTY) -> float:
+        w_cos, w_sent, w_pass = weights
+        return (w_cos * self.cosine + w_sent * self.coverage + w_pass * self.passage_coverage
+                - penalty * self.missing_type)
+
+
+@dataclass(frozen=True)
 class Scored:
     sentence_index: int
     sentence: Sentence
     evidence: float
     cosine: float
+    features: Features
 
 
 class Templates:
@@ -79,6 +120,32 @@ class Templates:
 
     def render(self, name: str, **context: object) -> str:
         return self.env.get_template(name).render(**context).strip()
+
+
+def content_terms(texts: list[str]) -> list[list[str]]:
+    """Stemmed content words: bm25s's fuller English stop list plus question-framing words."""
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return bm25s.tokenize(texts, token_pattern=TOKEN_PATTERN, stopwords=list(STOPWORDS_EN_PLUS) +
+                          sorted(QUESTION_FRAME), stemmer=stemmer(), return_ids=False, show_progress=False)
+
+
+class QueryTerms:
+    """The question's terms, weighted by how rare they are in the corpus.
+
+    ``coverage`` is the share of that weight a text contains; a term the corpus never
+    uses counts as the rarest, so a question about something absent scores low.
+    """
+
+    def __init__(self, query: str, idf: dict[str, float]) -> None:
+        self.idf = idf
+        self.terms = set(content_terms([query])[0])
+        self.rare = max(idf.values(), default=1.0)
+        self.mass = sum(idf.get(t, self.rare) for t in self.terms) or 1.0
+
+    def coverage(self, terms: set[str]) -> float:
+        return sum(self.idf.get(t, self.rare) for t in self.terms & terms) / self.mass
 
 
 class Answerer:
@@ -97,10 +164,9 @@ class Answerer:
         best = scored[0].evidence if scored else 0.0
         if best < self.threshold:
             return self._abstain(question, scored, best)
-        chosen = self._choose(scored)
-        citations = [Citation(id=n, source=s.sentence.source, start_line=s.sentence.start_line,
-                              end_line=s.sentence.end_line, quote=s.sentence.text,
-                              score=round(s.evidence, 4)) for n, s in enumerate(chosen, 1)]
+        chosen = self._choose(scored, QueryTerms(query, self._idf()))
+        citations = [Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line,
+                              quote=s.text, score=round(e, 4)) for n, (s, e) in enumerate(chosen, 1)]
         text = self.templates.render("answer.md.j2", question=question, citations=citations)
         return Answer(question=question, answer=text, abstained=False, citations=citations, evidence=best)
 
@@ -110,18 +176,11 @@ class Answerer:
 
         if not hits:
             return []
-        idf = self._idf()
-        q_terms = set(bm25_tokens([query])[0])
-        rare = max(idf.values(), default=1.0)
-        q_mass = sum(idf.get(t, rare) for t in q_terms) or 1.0
-
-        def coverage(terms: set[str]) -> float:
-            return sum(idf.get(t, rare) for t in q_terms & terms) / q_mass
-
+        terms = QueryTerms(query, self._idf())
         ids: list[int] = []
         passage_cov: dict[int, float] = {}
         for hit in hits:
-            cov = coverage(set(bm25_tokens([hit.chunk.text])[0]))
+            cov = terms.coverage(set(content_terms([hit.chunk.text])[0]))
             for i in range(hit.chunk.first_sentence, hit.chunk.last_sentence):
                 if i not in passage_cov:
                     ids.append(i)
@@ -131,23 +190,54 @@ class Answerer:
             return []
         vectors = self._sentence_vectors(ids)
         cosines = vectors @ np.asarray(query_vector, dtype=np.float32)
-        sentence_terms = bm25_tokens([self.index.sentences[i].text for i in ids])
-        w_cos, w_sent, w_pass = EVIDENCE_WEIGHTS
-        scored = [Scored(sentence_index=i, sentence=self.index.sentences[i], cosine=float(c),
-                         evidence=w_cos * float(c) + w_sent * coverage(set(t)) + w_pass * passage_cov[i])
-                  for i, c, t in zip(ids, cosines, sentence_terms)]
+        sentence_terms = content_terms([self.index.sentences[i].text for i in ids])
+        expected = [answer for asks, answer in EXPECTED if asks.search(query)]
+        scored = []
+        for i, c, t in zip(ids, cosines, sentence_terms):
+            text = self.index.sentences[i].text
+            features = Features(cosine=float(c), coverage=terms.coverage(set(t)),
+                                passage_coverage=passage_cov[i],
+                                missing_type=sum(1 for answer in expected if not answer.search(text)))
+            scored.append(Scored(sentence_index=i, sentence=self.index.sentences[i], cosine=float(c),
+                                 evidence=features.evidence(), features=features))
         scored.sort(key=lambda s: (-s.evidence, s.sentence_index))
         return scored
 
-    def _choose(self, scored: list[Scored]) -> list[Scored]:
-        best = scored[0].evidence
-        chosen = [scored[0]]
+    def _choose(self, scored: list[Scored], terms: QueryTerms) -> list[tuple[Sentence, float]]:
+        """The best sentence, its neighbour when that completes it, and close runners-up.
+
+        The best-matching sentence is often the set-up ("... comprised of the various
+        system partners.") and its neighbour the answer ("The acute trust, ..."); a
+        neighbour joins when it adds enough of the question's vocabulary.
+        """
+        best = scored[0]
+        block = sorted([best.sentence_index] + self._neighbours(best.sentence_index, terms))
+        picked = list(block)
         for s in scored[1:]:
-            if len(chosen) >= self.max_sentences or s.evidence < max(best - FOLLOW_MARGIN, self.threshold):
+            if len(picked) >= self.max_sentences or s.evidence < max(best.evidence - FOLLOW_MARGIN,
+                                                                    self.threshold):
                 break
-            if all(self._similarity(s, c) < REDUNDANT_COSINE for c in chosen):
-                chosen.append(s)
-        return chosen
+            if s.sentence_index not in picked and all(
+                    self._similarity(s.sentence_index, c) < REDUNDANT_COSINE for c in picked):
+                picked.append(s.sentence_index)
+        # The best sentence and its neighbour read in document order; runners-up follow.
+        evidence = {s.sentence_index: s.evidence for s in scored}
+        return [(self.index.sentences[i], evidence.get(i, best.evidence)) for i in picked]
+
+    def _neighbours(self, i: int, terms: QueryTerms) -> list[int]:
+        """The sentence before or after ``i`` in its document, if it adds to the question's coverage."""
+        sentences = self.index.sentences
+        base = set(content_terms([sentences[i].text])[0])
+        have = terms.coverage(base)
+        out = []
+        for j in (i + 1, i - 1):
+            if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id \
+                    and _answer_like(sentences[j]):
+                gain = terms.coverage(base | set(content_terms([sentences[j].text])[0])) - have
+                if gain >= NEIGHBOUR_GAIN:
+                    out.append(j)
+                    break
+        return out
 
     def _abstain(self, question: str, scored: list[Scored], best: float) -> Answer:
         nearest: list[Scored] = []
@@ -167,21 +257,21 @@ class Answerer:
             return self.index.sentence_vectors[ids]
         return self.encode([self.index.sentences[i].text for i in ids])
 
-    def _similarity(self, a: Scored, b: Scored) -> float:
-        va, vb = self._sentence_vectors([a.sentence_index, b.sentence_index])
+    def _similarity(self, a: int, b: int) -> float:
+        va, vb = self._sentence_vectors([a, b])
         return float(va @ vb)
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of every term over the index's passages."""
-        idf = self.index.cache.get("idf")
+        idf = self.index.cache.get("answer_idf")
         if idf is None:
             df: dict[str, int] = {}
-            for terms in bm25_tokens([c.text for c in self.index.chunks]):
+            for terms in content_terms([c.text for c in self.index.chunks]):
                 for t in set(terms):
                     df[t] = df.get(t, 0) + 1
             n = len(self.index.chunks)
             idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-            self.index.cache["idf"] = idf
+            self.index.cache["answer_idf"] = idf
         return idf
 
 

@@ -66,7 +66,8 @@ class Assistant:
     # -- building -------------------------------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.model, batch_size=self.settings.batch_size)
+        return Embedder(self.settings.model, batch_size=self.settings.batch_size,
+                        fast_query=self.settings.fast_query, cache_dir=self.settings.cache_dir)
 
     @cached_property
     def templates(self) -> Templates:

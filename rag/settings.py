@@ -42,12 +42,23 @@ class Settings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     #: Evidence below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
-    abstain_threshold: float = 0.5
+    abstain_threshold: float = 0.362
     max_answer_sentences: int = 3
     max_question_chars: int = 2000
     #: Embed every sentence at index time, so answers pick sentences without encoding them.
     sentence_vectors: bool = True
     batch_size: int = 32
+    #: How dense and BM25 rankings are combined: "rrf" (reciprocal rank) or "minmax"
+    #: (convex combination of min-max normalised scores, weighted by the two weights above).
+    fusion: str = "rrf"
+    #: BM25 term-frequency saturation and length normalisation (bm25s, Lucene variant).
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    #: Encode queries with the model exported to ONNX at index time (rag/query_encoder.py);
+    #: RAG_FAST_QUERY=0 forces sentence-transformers. Answers are the same either way.
+    fast_query: bool = True
+    #: Per-user cache of exported query encoders [default: $XDG_CACHE_HOME/rag or ~/.cache/rag].
+    cache_dir: Path | None = None
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":
