@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Fitted with benchmarks/calibrate.py on eval/calibration.jsonl (not the eval set).
 EVIDENCE_WEIGHTS = (0.5, 0.2, 0.3)
 #: Further sentences join the answer only when this close to the best one.
-FOLLOW_MARGIN = 0.08
+FOLLOW_MARGIN = 0.12
 #: A neighbouring sentence joins the best one when it adds this much question coverage.
 NEIGHBOUR_GAIN = 0.1
 #: Sentences this similar to one already chosen add nothing.
@@ -124,7 +124,9 @@ class Templates:
 
 def content_terms(texts: list[str]) -> list[list[str]]:
     """Stemmed content words: bm25s's fuller English stop list plus question-framing words."""
-    import bm25s
+    from rag.light_imports import bm25s as light_bm25s
+
+    bm25s = light_bm25s()
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return bm25s.tokenize(texts, token_pattern=TOKEN_PATTERN, stopwords=list(STOPWORDS_EN_PLUS) +

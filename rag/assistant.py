@@ -59,7 +59,8 @@ class State:
 
 class Assistant:
     def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
-        self.settings = (settings or Settings.load()).replace(**overrides) if overrides else (settings or Settings.load())
+        base = settings or Settings.load()
+        self.settings = base.replace(**overrides) if overrides else base
         self._state: State | None = None
         self._lock = threading.Lock()
 
