@@ -30,6 +30,8 @@ EVIDENCE_WEIGHTS = (0.5, 0.2, 0.3)
 FOLLOW_MARGIN = 0.12
 #: A neighbouring sentence joins the best one when it adds this much question coverage.
 NEIGHBOUR_GAIN = 0.1
+#: Share of a follow-up's own vocabulary its answer must contain.
+FOLLOW_UP_COVERAGE = 0.5
 #: Sentences this similar to one already chosen add nothing.
 REDUNDANT_COSINE = 0.9
 MIN_WORDS = 4
@@ -167,6 +169,8 @@ class Answerer:
         if best < self.threshold:
             return self._abstain(question, scored, best)
         chosen = self._choose(scored, QueryTerms(query, self._idf()))
+        if query != question and not self._covers_own_words(question, chosen):
+            return self._abstain(question, scored, best)
         citations = [Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line,
                               quote=s.text, score=round(e, 4)) for n, (s, e) in enumerate(chosen, 1)]
         text = self.templates.render("answer.md.j2", question=question, citations=citations)
@@ -225,6 +229,15 @@ class Answerer:
         # The best sentence and its neighbour read in document order; runners-up follow.
         evidence = {s.sentence_index: s.evidence for s in scored}
         return [(self.index.sentences[i], evidence.get(i, best.evidence)) for i in picked]
+
+    def _covers_own_words(self, question: str, chosen: list[tuple[Sentence, float]]) -> bool:
+        """A follow-up searched with the previous question must still be answered on its own
+        terms: "What about the weather in Paris?" after a question on GPs is not about GPs."""
+        own = QueryTerms(question, self._idf())
+        if not own.terms:  # "And why?": nothing of its own to check
+            return True
+        said = set().union(*(content_terms([s.text])[0] for s, _ in chosen))
+        return own.coverage(said) >= FOLLOW_UP_COVERAGE
 
     def _neighbours(self, i: int, terms: QueryTerms) -> list[int]:
         """The sentence before or after ``i`` in its document, if it adds to the question's coverage."""

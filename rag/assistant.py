@@ -110,6 +110,7 @@ class Assistant:
         reason = None
         try:
             manifest = index_store.read_manifest(settings.index_dir)
+            settings = self.settings = indexing.adopt(manifest, settings)
             reason = indexing.stale_reason(manifest, settings, files)
             index = None if reason else index_store.load(settings.index_dir)
         except index_store.IndexMissing:
@@ -158,6 +159,7 @@ class Assistant:
     def info(self) -> dict:
         """What is indexed, with which model and settings, and how big it is."""
         manifest = index_store.read_manifest(self.settings.index_dir)
+        settings = indexing.adopt(manifest, self.settings)
         gen = index_store.current_generation(self.settings.index_dir)
         size = sum(p.stat().st_size for p in gen.iterdir()) if gen else 0
         files = list_sources(self.settings.corpus, self.settings.extensions)
@@ -166,7 +168,7 @@ class Assistant:
                 "chunk_tokens": manifest.get("chunk_tokens"), "chunk_overlap": manifest.get("chunk_overlap"),
                 "corpus": manifest.get("corpus"), "files": manifest.get("files", {}),
                 "counts": manifest.get("counts", {}), "bytes": size, "built_at": manifest.get("built_at"),
-                "stale": indexing.stale_reason(manifest, self.settings, files)}
+                "stale": indexing.stale_reason(manifest, settings, files)}
 
     def _top_k(self, top_k: int | None) -> int:
         k = self.settings.top_k if top_k is None else top_k

@@ -31,14 +31,26 @@ JsonOpt = typer.Option(False, "--json", help="Print one JSON object (see CONTRAC
 
 
 def _setup_logging(verbose: bool) -> None:
-    from rich.logging import RichHandler
-
     level = logging.INFO if verbose or os.environ.get("RAG_VERBOSE") else logging.WARNING
-    handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    if err.is_terminal:
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+    else:  # one unwrapped line a message, for logs and scripts
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     # Libraries' chatter (bm25s sets its own logger to DEBUG on import) stays out of stderr.
     handler.addFilter(lambda record: record.name.startswith("rag") or record.levelno >= logging.WARNING)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     log.setLevel(level)
+
+
+def _error(message: object) -> None:
+    """One line on stderr; the message is text, never markup (it may quote the user)."""
+    from rich.markup import escape
+
+    line = " ".join(str(message).split())
+    err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
 
 
 def command(fn: Callable) -> Callable:
@@ -51,7 +63,7 @@ def command(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except RagError as e:
-            err.print(f"[bold red]error:[/] {e}", markup=True)
+            _error(e)
             raise typer.Exit(1)
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -61,8 +73,7 @@ def command(fn: Callable) -> Callable:
         except Exception as e:  # a bug, not bad input: still one line, with a way to see more
             if os.environ.get("RAG_DEBUG"):
                 raise
-            err.print(f"[bold red]error:[/] unexpected {type(e).__name__}: {e} (set RAG_DEBUG=1 for details)",
-                      markup=True)
+            _error(f"unexpected {type(e).__name__}: {e} (set RAG_DEBUG=1 for details)")
             raise typer.Exit(1)
 
     return wrapper
@@ -153,7 +164,7 @@ def chat(top_k: Optional[int] = TopKOpt, corpus: Optional[Path] = CorpusOpt,
         try:
             answer = assistant.ask(question, top_k=top_k, history=history)
         except RagError as e:
-            err.print(f"[bold red]error:[/] {e}", markup=True)
+            _error(e)
             continue
         history.append(question)
         _print_answer(answer)

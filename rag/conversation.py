@@ -14,18 +14,37 @@ ANAPHORA = re.compile(
     r"the same|such|which one|the idea|the report|the plan)\b", re.IGNORECASE)
 OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|who else)\b", re.IGNORECASE)
 MAX_FOLLOW_UP_WORDS = 12
+MAX_CHAIN = 3
 
 
 def is_follow_up(question: str) -> bool:
-    words = question.split()
-    if len(words) <= 3:  # "Why?", "Since when?", "Which year?"
+    words = re.findall(r"\w+", question.lower())
+    if not _content_words(words):  # "Why?", "Since when?", "How so?"
         return True
     return len(words) <= MAX_FOLLOW_UP_WORDS and bool(ANAPHORA.search(question) or OPENERS.match(question))
 
 
+def _content_words(words: list[str]) -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return [w for w in words if w not in STOPWORDS_EN_PLUS]
+
+
 def standalone_question(question: str, history: list[str]) -> str:
     """The text to search for ``question``, given the user's earlier questions (oldest first)."""
-    previous = [h.strip() for h in history if h and h.strip()]
+    previous = [h.strip() for h in history if isinstance(h, str) and h.strip()]
     if not previous or not is_follow_up(question):
         return question
-    return f"{previous[-1]} {question}"
+    return f"{_resolved(previous)} {question}"
+
+
+def _resolved(previous: list[str]) -> str:
+    """The last question made standalone: a follow-up of a follow-up keeps the question
+    that set the topic ("What are PCNs?" / "How many people do they cover?" / "Who
+    introduced them?"), up to MAX_CHAIN questions."""
+    chain = [previous[-1]]
+    for earlier in reversed(previous[:-1]):
+        if len(chain) >= MAX_CHAIN or not is_follow_up(chain[0]):
+            break
+        chain.insert(0, earlier)
+    return " ".join(chain)

@@ -100,6 +100,11 @@ def load_file(f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
     except OSError as e:
         log.warning("skipping %s: cannot read it (%s)", f.source, e.strerror)
         return []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in data[:8192]:
         log.warning("skipping %s: it looks like a binary file, not text", f.source)
         return []
@@ -108,7 +113,11 @@ def load_file(f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
     if suffix == ".jsonl":
         return _beir_documents(f, text)
     lines = _html_lines(text) if suffix in (".html", ".htm") else _text_lines(text)
-    kept = [(n, line) for n, line in lines if not is_boilerplate(line, rules)]
+    kept = []
+    for n, line in lines:
+        if is_boilerplate(line, rules) or (not line.strip() and kept and not kept[-1][1].strip()):
+            continue  # boilerplate, or a second blank line left where boilerplate was
+        kept.append((n, line))
     # Trim blank lines at either end; keep inner ones, they mark paragraphs.
     while kept and not kept[0][1].strip():
         kept.pop(0)
@@ -127,7 +136,13 @@ def load_documents(files: list[SourceFile], rules: list[re.Pattern[str]]) -> lis
 
 
 def decode(data: bytes, name: str) -> str:
-    """UTF-8 when it is; otherwise the most likely encoding, said in a warning."""
+    """UTF-8 when it is; otherwise the most likely encoding, said in a warning.
+
+    charset-normalizer cannot tell the Latin code pages apart on a short English text
+    (it guesses cp1250 for cp1252 curly quotes, mangling accents), so when its guess is a
+    Latin script and the bytes are valid cp1252 -- the de facto default of Western text
+    and of the web (WHATWG) -- cp1252 wins.
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -136,8 +151,23 @@ def decode(data: bytes, name: str) -> str:
 
     best = from_bytes(data).best()
     encoding = best.encoding if best else "cp1252"
+    if encoding != "cp1252" and (best is None or _mostly_latin(str(best))):
+        try:
+            data.decode("cp1252")
+            encoding = "cp1252"
+        except UnicodeDecodeError:
+            pass
     log.warning("%s is not UTF-8; reading it as %s", name, encoding)
     return data.decode(encoding, errors="replace")
+
+
+def _mostly_latin(text: str) -> bool:
+    """Whether the non-ASCII letters of ``text`` are mostly Latin ones (or there are none)."""
+    import unicodedata
+
+    letters = [c for c in text if ord(c) > 127 and c.isalpha()]
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return latin >= len(letters) / 2
 
 
 def is_boilerplate(line: str, rules: list[re.Pattern[str]]) -> bool:
@@ -169,29 +199,45 @@ def _beir_documents(f: SourceFile, text: str) -> list[Document]:
 
 
 class _HTMLText(HTMLParser):
-    """Visible text of an HTML page, one entry a source line, block tags breaking lines."""
+    """Visible text of an HTML page: runs of text, each on its source line, with block starts marked.
+
+    Text inside one block that wraps over several source lines stays one paragraph
+    (lines without a blank between them); a new block tag starts a new paragraph.
+    Inline tags (``<b>``, ``<a>``) join their text with the spaces the page had.
+    """
 
     SKIP = {"script", "style", "noscript", "template", "head", "nav", "footer", "form", "svg"}
-    BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
-             "table", "section", "article", "header", "blockquote", "pre", "hr", "dd", "dt"}
+    BLOCK = {"p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
+             "table", "section", "article", "header", "main", "aside", "blockquote", "pre", "hr",
+             "dd", "dt", "dl", "figure", "figcaption", "caption", "body", "title"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.lines: list[tuple[int, str]] = []
+        #: [source line, text, starts a block]
+        self.lines: list[list] = []
         self._skip = 0
-        self._open = False
+        self._open = False  # the next text on the same line continues lines[-1]
+        self._block = True  # the next new line of text starts a block
 
     def handle_starttag(self, tag, attrs):
         if tag in self.SKIP:
             self._skip += 1
         elif tag in self.BLOCK:
+            self._open, self._block = False, True
+        elif tag == "br":
+            self._open = False
+
+    def handle_startendtag(self, tag, attrs):
+        if tag in self.BLOCK:
+            self._open, self._block = False, True
+        elif tag == "br":
             self._open = False
 
     def handle_endtag(self, tag):
-        if tag in self.SKIP and self._skip:
-            self._skip -= 1
+        if tag in self.SKIP:
+            self._skip = max(0, self._skip - 1)
         elif tag in self.BLOCK:
-            self._open = False
+            self._open, self._block = False, True
 
     def handle_data(self, data):
         if self._skip:
@@ -202,11 +248,15 @@ class _HTMLText(HTMLParser):
             if i > 0:
                 self._open = False
             if not piece.strip():
+                if self._open and piece and not self.lines[-1][1].endswith(" "):
+                    self.lines[-1][1] += " "  # the space between two inline elements
                 continue
             if self._open and self.lines and self.lines[-1][0] == line + i:
-                self.lines[-1] = (line + i, self.lines[-1][1] + piece)
+                last = self.lines[-1]
+                last[1] += piece.lstrip() if last[1].endswith(" ") else piece
             else:
-                self.lines.append((line + i, piece.strip()))
+                self.lines.append([line + i, piece.lstrip(), self._block])
+                self._block = False
             self._open = True
 
 
@@ -215,8 +265,11 @@ def _html_lines(text: str) -> list[tuple[int, str]]:
     parser.feed(text)
     parser.close()
     out: list[tuple[int, str]] = []
-    for n, line in parser.lines:
-        if out and out[-1][1]:
+    for n, line, block in parser.lines:
+        line = line.strip()
+        if not line:
+            continue
+        if block and out:
             out.append((n, ""))  # a blank line between blocks marks a paragraph
-        out.append((n, line.strip()))
+        out.append((n, line))
     return out

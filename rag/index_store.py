@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -42,6 +43,13 @@ class IndexDamaged(IndexProblem):
     pass
 
 
+class IndexUnwritable(IndexProblem):
+    """The index folder cannot be created or written (a file in the way, no permission, disk full)."""
+
+    def __init__(self, index_dir: Path, error: OSError) -> None:
+        super().__init__(f"cannot write the index in {index_dir}: {error.strerror or error}")
+
+
 @dataclass
 class Index:
     manifest: dict[str, Any]
@@ -68,13 +76,16 @@ def current_generation(index_dir: Path) -> Path | None:
         return None
     except OSError as e:
         raise IndexDamaged(f"cannot read {index_dir / POINTER}: {e.strerror}") from None
-    if not name or "/" in name or name.startswith("."):
+    except UnicodeDecodeError:
+        name = ""
+    if not re.fullmatch(r"gen-[A-Za-z0-9_-]+", name):
         raise IndexDamaged(f"{index_dir / POINTER} does not name a generation")
     return index_dir / name
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any]:
-    gen = current_generation(index_dir)
+def read_manifest(index_dir: Path, gen: Path | None = None) -> dict[str, Any]:
+    """The manifest of generation ``gen`` (default: the current one)."""
+    gen = gen or current_generation(index_dir)
     if gen is None:
         raise IndexMissing(f"no index in {index_dir}")
     try:
@@ -93,9 +104,12 @@ def load(index_dir: Path) -> Index:
     import faiss
     import numpy as np
 
-    manifest = read_manifest(index_dir)
+    # Read CURRENT once: a build switching it mid-load must not pair one generation's
+    # manifest with another's files (that would look like damage and force a rebuild).
     gen = current_generation(index_dir)
-    assert gen is not None
+    if gen is None:
+        raise IndexMissing(f"no index in {index_dir}")
+    manifest = read_manifest(index_dir, gen)
     for name, digest in manifest.get("checksums", {}).items():
         try:
             actual = _sha256(gen / name)
@@ -120,10 +134,18 @@ def load(index_dir: Path) -> Index:
 def save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
          chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None") -> Path:
     """Write a new generation and make it current atomically; return its folder."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return _save(index_dir, manifest, chunks, sentences, chunk_vectors, sentence_vectors)
+    except OSError as e:
+        raise IndexUnwritable(index_dir, e) from None
+
+
+def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
+          chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None") -> Path:
     import faiss
     import numpy as np
 
-    index_dir.mkdir(parents=True, exist_ok=True)
     gen = index_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = index_dir / f".tmp-{gen.name}"
     tmp.mkdir()
@@ -152,6 +174,7 @@ def save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentenc
         pointer_tmp.write_text(gen.name + "\n", encoding="utf-8")
         _fsync(pointer_tmp)
         os.replace(pointer_tmp, index_dir / POINTER)
+        _fsync(index_dir)  # make the renames durable too
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -169,8 +192,11 @@ class BuildLock:
     def __enter__(self) -> "BuildLock":
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a")
+        except OSError as e:
+            raise IndexUnwritable(self.path.parent, e) from None
         fcntl.flock(self._fh, fcntl.LOCK_EX)
         return self
 
@@ -182,14 +208,21 @@ class BuildLock:
 
 
 def _prune(index_dir: Path, keep: str) -> None:
-    """Drop old generations and leftovers, keeping the newest previous one for live readers."""
-    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != keep),
-                  key=lambda p: p.stat().st_mtime)
-    for p in gens[:-1]:
-        shutil.rmtree(p, ignore_errors=True)
-    for p in index_dir.glob(".tmp-gen-*"):
-        if time.time() - p.stat().st_mtime > 3600:
+    """Drop old generations and leftovers, keeping the newest previous one for live readers.
+
+    Best effort: the new generation is already current, so a failure here is not an error.
+    """
+    try:
+        gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p.name != keep),
+                      key=lambda p: p.stat().st_mtime)
+        for p in gens[:-1]:
             shutil.rmtree(p, ignore_errors=True)
+        # What a killed build leaves behind: a half-written folder, a pointer never renamed.
+        for p in [*index_dir.glob(".tmp-gen-*"), *index_dir.glob(f".{POINTER}.*")]:
+            if time.time() - p.stat().st_mtime > 3600:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+    except OSError:
+        pass
 
 
 def _sha256(path: Path) -> str:

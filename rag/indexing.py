@@ -53,7 +53,26 @@ def fingerprint(settings: Settings) -> dict[str, Any]:
         "chunk_overlap": settings.chunk_overlap,
         "boilerplate_sha256": hashlib.sha256(rules).hexdigest(),
         "sentence_vectors": settings.sentence_vectors,
+        "boilerplate_file": str(settings.boilerplate_file.resolve()) if settings.boilerplate_file else None,
     }
+
+
+#: Settings an index is built with; a query command uses the index's own unless told otherwise.
+BUILD_SETTINGS = ("chunk_tokens", "chunk_overlap", "boilerplate_file", "sentence_vectors")
+
+
+def adopt(manifest: dict[str, Any], settings: Settings) -> Settings:
+    """``settings`` with the index's build settings wherever the user did not set them.
+
+    So ``rag index --chunk-tokens 64`` is not undone by the next ``rag ask``.
+    """
+    taken: dict[str, Any] = {}
+    for name in BUILD_SETTINGS:
+        if name in settings.explicit or name not in manifest:
+            continue
+        value = manifest[name]
+        taken[name] = Path(value) if name == "boilerplate_file" and value else value
+    return replace(settings, **taken) if taken else settings
 
 
 def stale_reason(manifest: dict[str, Any], settings: Settings, files: list[SourceFile]) -> str | None:
@@ -92,9 +111,10 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False,
         report.removed = sorted(set(old_files) - {f.source for f in files})
         groups: list[tuple[list[Chunk], list[Sentence], Any, Any]] = []
         fresh: list[tuple[int, list[Chunk], list[Sentence]]] = []
+        by_source = _rows_by_source(old) if old is not None else {}
         for f in files:
             if old is not None and old_files.get(f.source) == f.sha256:
-                groups.append(_reuse(old, f.source))
+                groups.append(_reuse(old, f.source, by_source))
                 report.reused.append(f.source)
                 continue
             chunks, sentences = [], []
@@ -129,6 +149,7 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False,
         gen = index_store.save(settings.index_dir, manifest, chunks, sentences, cvecs, svecs)
     report.generation, report.chunks, report.sentences = gen.name, len(chunks), len(sentences)
     report.seconds = time.perf_counter() - t0
+    embedder.prepare_query_encoder()  # the light encoder `rag ask` uses (rag.query_encoder); never raises
     return report
 
 
@@ -146,16 +167,25 @@ def _previous(index_dir: Path, want: dict[str, Any]) -> index_store.Index | None
     return old
 
 
-def _reuse(old: index_store.Index, source: str):
-    """One unchanged file's chunks, sentences and vectors from the previous index."""
-    import numpy as np
+def _rows_by_source(old: index_store.Index) -> dict[str, tuple[list[int], list[int]]]:
+    """Chunk and sentence rows of every source in the previous index, in one pass."""
+    rows: dict[str, tuple[list[int], list[int]]] = {}
+    for i, c in enumerate(old.chunks):
+        rows.setdefault(c.source, ([], []))[0].append(i)
+    for i, s in enumerate(old.sentences):
+        rows.setdefault(s.source, ([], []))[1].append(i)
+    return rows
 
-    c_ids = [i for i, c in enumerate(old.chunks) if c.source == source]
-    s_ids = [i for i, s in enumerate(old.sentences) if s.source == source]
+
+def _reuse(old: index_store.Index, source: str, by_source: dict[str, tuple[list[int], list[int]]]):
+    """One unchanged file's chunks, sentences and vectors from the previous index."""
+    c_ids, s_ids = by_source.get(source, ([], []))
     base = s_ids[0] if s_ids else 0
     chunks = [replace(old.chunks[i], first_sentence=old.chunks[i].first_sentence - base,
                       last_sentence=old.chunks[i].last_sentence - base) for i in c_ids]
-    cvecs = np.stack([old.vectors.reconstruct(i) for i in c_ids]) if c_ids else None
+    if "chunk_vectors" not in old.cache:  # reconstruct all at once, not row by row
+        old.cache["chunk_vectors"] = old.chunk_vectors()
+    cvecs = old.cache["chunk_vectors"][c_ids] if c_ids else None
     svecs = old.sentence_vectors[s_ids] if old.sentence_vectors is not None and s_ids else None
     return chunks, [old.sentences[i] for i in s_ids], cvecs, svecs
 

@@ -48,6 +48,9 @@ class Settings:
     #: Embed every sentence at index time, so answers pick sentences without encoding them.
     sentence_vectors: bool = True
     batch_size: int = 32
+    #: Names of the fields set by a variable or an override rather than left at their default.
+    #: An index built with other chunking keeps it unless the user asks for a change.
+    explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     #: How dense and BM25 rankings are combined: "rrf" (reciprocal rank) or "minmax"
     #: (convex combination of min-max normalised scores, weighted by the two weights above).
     fusion: str = "rrf"
@@ -65,6 +68,8 @@ class Settings:
         """Defaults, then ``RAG_*`` environment variables, then non-None ``overrides``."""
         values: dict[str, object] = {}
         for f in dataclasses.fields(cls):
+            if f.name == "explicit":
+                continue
             raw = os.environ.get(f"RAG_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _parse(f, raw)
@@ -72,12 +77,13 @@ class Settings:
         for f in dataclasses.fields(cls):
             if f.name in values:
                 values[f.name] = _coerce(f, values[f.name])
-        settings = cls(**values)
+        settings = cls(**values, explicit=frozenset(values))
         settings.validate()
         return settings
 
     def replace(self, **changes: object) -> "Settings":
-        new = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        changes = {k: v for k, v in changes.items() if v is not None}
+        new = dataclasses.replace(self, **changes, explicit=self.explicit | frozenset(changes))
         new.validate()
         return new
 

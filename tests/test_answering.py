@@ -1,0 +1,192 @@
+"""Answers over the real seeds: facts, paraphrases and off-topic questions, with checked citations.
+
+The questions were written from the articles before looking at the system's answers.
+Each answerable question names the files that support it and the facts (any spelling)
+the answer must contain; a fact must come from a citation of a supporting file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+
+from conftest import PROJECT_ROOT, collapse, file_lines
+
+S000, S001, S002, S003, S004 = ("000_5f02ec8ebbba9bda.txt", "001_a1af8ce10c5b3b2b.txt",
+                                "002_305e029074e56b92.txt", "003_e73dfa9ff476ae68.txt",
+                                "004_24a63785afbf6050.txt")
+
+
+@dataclass(frozen=True)
+class Q:
+    question: str
+    sources: tuple[str, ...]
+    facts: tuple[tuple[str, ...], ...]
+    kind: str = "fact"
+
+
+ANSWERABLE = [
+    Q("What has replaced clinical commissioning groups?", (S000, S001, S002, S004),
+      (("integrated care system", "ICS"),)),
+    Q("Who floated the idea of GP nationalisation in early 2022?", (S000, S002, S004), (("Sajid Javid",),)),
+    Q("Since what year has the NHS organised the purchaser-provider split?", (S000,), (("1990",),)),
+    Q("What are the four aims of integrated care systems?", (S003,),
+      (("population health",), ("unequal access",), ("productivity",), ("social and economic development",))),
+    Q("How many people do primary care networks cover?", (S002,), (("30-50,000",),)),
+    Q("How many ICS chief executives signed the letter backing the Fuller Report?", (S001,), (("42",),)),
+    Q("Who chairs the Health and Social Care Committee?", (S004,), (("Jeremy Hunt",),)),
+    Q("Which think tank advocated ending the national GP contract?", (S004,), (("Policy Exchange",),)),
+    Q("How long was the practice manager leadership programme delivered by Cheshire LMC?", (S003,),
+      (("18-month", "18 month"),)),
+    Q("What does the Fuller report introduce as a souped-up PCN model?", (S002,),
+      (("Integrated Neighbourhood Teams",),)),
+    # Paraphrases: few words in common with the sentence that answers.
+    Q("Which politician suggested state ownership of family doctors' surgeries?", (S000, S002, S004),
+      (("Sajid Javid",),), "paraphrase"),
+    Q("Which recent public health emergency proved that organisations could collaborate rapidly "
+      "and on a large scale?", (S003,), (("COVID",),), "paraphrase"),
+    Q("Was the latest deal for family doctors settled with the doctors' negotiators?", (S004,),
+      (("without any agreement",),), "paraphrase"),
+    Q("What early scheme let family doctors hold budgets to buy care for their patients?", (S001, S002),
+      (("fundholding",),), "paraphrase"),
+]
+
+UNANSWERABLE = [
+    Q("What is the capital of France?", (), (), "off-topic"),
+    Q("How do I bake a sourdough loaf at home?", (), (), "off-topic"),
+    Q("Who won the 2018 FIFA World Cup?", (), (), "off-topic"),
+    Q("What is the boiling point of water on Mount Everest?", (), (), "off-topic"),
+    # On-topic traps: about the NHS, GPs or Cheshire, but not in the articles.
+    Q("In what year was the NHS founded?", (), (), "trap"),
+    Q("How many GPs work in England today?", (), (), "trap"),
+    Q("What is the population of Cheshire?", (), (), "trap"),
+]
+
+
+def check_citations(answer) -> None:
+    """The contract: markers refer to citations; quotes are verbatim in the cited lines."""
+    ids = [c.id for c in answer.citations]
+    assert ids == list(range(1, len(ids) + 1))
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)}
+    assert markers <= set(ids), (markers, ids, answer.answer)
+    if not answer.abstained:
+        assert answer.citations and markers == set(ids)
+    for c in answer.citations:
+        path = PROJECT_ROOT / c.source
+        assert path.is_file(), c.source
+        assert 1 <= c.start_line <= c.end_line
+        assert collapse(c.quote) and collapse(c.quote) in file_lines(path, c.start_line, c.end_line), c
+        line = "line %d" % c.start_line if c.start_line == c.end_line else "lines %d-%d" % (c.start_line, c.end_line)
+        assert f"[{c.id}] {c.source}, {line}" in answer.answer
+
+
+#: Known failures at the time of writing (11:40 UTC, threshold 0.362), reported to the lead who
+#: is calibrating abstention in rag/answering.py; strict, so a fix shows up as XPASS.
+CALIBRATION = "abstention calibration (rag/answering.py): "
+KNOWN = {
+    "Which politician suggested state ownership of family doctors' surgeries?":
+        CALIBRATION + "declined; best evidence 0.29 is an unrelated sentence ('All surgeries must begin...')",
+    "Which recent public health emergency proved that organisations could collaborate rapidly "
+    "and on a large scale?": CALIBRATION + "declined although the top sentence is the COVID-19 one (0.335)",
+    "Was the latest deal for family doctors settled with the doctors' negotiators?":
+        CALIBRATION + "declined; the 2022/23 contract sentence of 004 is not among the candidates",
+    "What early scheme let family doctors hold budgets to buy care for their patients?":
+        CALIBRATION + "declined although the top sentence is the GP fundholding one (0.287)",
+    "What is the population of Cheshire?":
+        CALIBRATION + "answered (evidence 0.387) with a sentence that only mentions Cheshire",
+}
+
+
+def cases(questions):
+    return [pytest.param(q, id=f"{q.kind}: {q.question}",
+                         marks=[pytest.mark.xfail(reason=KNOWN[q.question], strict=True)]
+                         if q.question in KNOWN else []) for q in questions]
+
+
+@pytest.mark.parametrize("q", cases(ANSWERABLE))
+def test_answerable_questions_are_answered_with_the_facts_from_the_right_file(seed_assistant, q):
+    answer = seed_assistant.ask(q.question)
+    check_citations(answer)
+    assert not answer.abstained, answer.answer
+    body = answer.answer.split("\n\nSources:")[0]
+    for spellings in q.facts:
+        assert any(s.lower() in body.lower() for s in spellings), (spellings, answer.answer)
+        # The fact comes from a citation of a file that supports it.
+        assert any(any(s.lower() in c.quote.lower() for s in spellings) and c.source.split("/")[-1] in q.sources
+                   for c in answer.citations), (spellings, answer.citations)
+    assert answer.citations[0].source.split("/")[-1] in q.sources
+
+
+@pytest.mark.parametrize("q", cases(UNANSWERABLE))
+def test_questions_the_articles_do_not_answer_are_declined(seed_assistant, q):
+    answer = seed_assistant.ask(q.question)
+    check_citations(answer)
+    assert answer.abstained, answer.answer
+    assert answer.answer.startswith("The documents don't say.")
+
+
+def test_the_answer_layout(seed_assistant):
+    answer = seed_assistant.ask("Who chairs the Health and Social Care Committee?")
+    body, sources = answer.answer.split("\n\nSources:\n")
+    # A direct answer first, each sentence followed by its marker, then the Sources list.
+    assert re.fullmatch(r"(.+? \[\d+\] ?)+", body), body
+    assert len(sources.splitlines()) == len(answer.citations)
+    assert answer.timings_ms["total"] >= answer.timings_ms["answer"] > 0
+
+
+def test_answers_are_deterministic(seed_assistant):
+    q = "What are the four aims of integrated care systems?"
+    a, b = seed_assistant.ask(q), seed_assistant.ask(q)
+    assert (a.answer, a.citations, a.abstained) == (b.answer, b.citations, b.abstained)
+
+
+def test_top_k_limits_the_passages(seed_assistant):
+    hits = seed_assistant.search("general practice", top_k=3)
+    assert [h.rank for h in hits] == [1, 2, 3]
+    answer = seed_assistant.ask("Who chairs the Health and Social Care Committee?", top_k=1)
+    check_citations(answer)
+
+
+def test_to_dict_is_the_contract_shape(seed_assistant):
+    d = seed_assistant.ask("What has replaced clinical commissioning groups?").to_dict()
+    assert {"question", "answer", "abstained", "citations", "timings_ms"} <= set(d)
+    assert set(d["citations"][0]) >= {"id", "source", "start_line", "end_line", "quote", "score"}
+    assert set(d["timings_ms"]) >= {"retrieve", "answer", "total"}
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    ("x" * 30_000, "too long"),
+    ("Who floated \x07GP nationalisation?\x1b[31m", "control characters"),
+    ("What\x00 is an ICS?", "control characters"),
+])
+def test_bad_questions_are_refused_with_a_clear_message(seed_assistant, question, message):
+    from rag.assistant import QuestionError
+
+    with pytest.raises(QuestionError, match=message) as info:
+        seed_assistant.ask(question)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("top_k", [0, -1])
+def test_top_k_below_one_is_refused(seed_assistant, top_k):
+    from rag.errors import RagError
+
+    with pytest.raises(RagError, match="top-k must be at least 1"):
+        seed_assistant.ask("Who chairs the Health and Social Care Committee?", top_k=top_k)
+
+
+def test_every_quote_is_verbatim_for_the_shipped_question_set(seed_assistant):
+    """Beyond our dozen: citations of every question of eval/questions.jsonl keep the contract."""
+    import json
+
+    path = PROJECT_ROOT / "eval" / "questions.jsonl"
+    if not path.exists():
+        pytest.skip("no eval/questions.jsonl")
+    questions = [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
+    for question in questions:
+        check_citations(seed_assistant.ask(question))

@@ -1,0 +1,271 @@
+"""The real ``rag`` command in a subprocess: bad input, JSON contract, rebuilds, interrupts, chat.
+
+Each command that loads the model costs ~10-20 s, so those are few; bad input that is
+refused before the model loads is checked in quick subprocesses of its own. Every
+subprocess points RAG_CORPUS / RAG_INDEX_DIR at tmp folders (never at index/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (PROJECT_ROOT, RAG_BIN, SEEDS, assert_one_line_error, collapse, current_generation,
+                      file_lines)
+from rag import index_store
+
+
+def snapshot(index_dir):
+    """Every file of an index folder with its bytes, to show a command left it alone."""
+    return {p.relative_to(index_dir).as_posix(): p.read_bytes()
+            for p in sorted(index_dir.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+def no_traceback(proc):
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+
+
+# -- bad input refused before any model loads --------------------------------------------------
+
+BAD_ASK = {
+    "empty question": (["ask", ""], "question is empty"),
+    "blank question": (["ask", "  \t  "], "question is empty"),
+    "30 kB question": (["ask", "What is an ICS? " * 1920], "too long"),
+    "control characters": (["ask", "Who floated \x07GP\x1b[2J nationalisation?"], "control characters"),
+    "zero top-k": (["ask", "What is an ICS?", "--top-k", "0"], "top-k must be at least 1"),
+    "negative top-k": (["ask", "What is an ICS?", "--top-k=-3"], "top-k must be at least 1"),
+    "search with zero top-k": (["search", "ICS", "--top-k", "0"], "top-k must be at least 1"),
+    "json with empty question": (["ask", "", "--json"], "question is empty"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ASK))
+def test_bad_question_gets_one_line_and_keeps_the_index(run_rag, seed_index_copy, case):
+    args, message = BAD_ASK[case]
+    before = snapshot(seed_index_copy)
+    t0 = time.perf_counter()
+    proc = run_rag(*args, corpus=SEEDS, index=seed_index_copy)
+    assert_one_line_error(proc, message)
+    assert proc.stdout == ""
+    assert snapshot(seed_index_copy) == before
+    assert time.perf_counter() - t0 < 60  # refused without loading the model (loose: busy machine)
+
+
+def test_empty_corpus_folder_is_refused_and_keeps_the_index(run_rag, seed_index_copy, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    before = snapshot(seed_index_copy)
+    assert_one_line_error(run_rag("ask", "What is an ICS?", corpus=empty, index=seed_index_copy), "no articles")
+    assert_one_line_error(run_rag("index", corpus=empty, index=seed_index_copy), "no articles")
+    assert snapshot(seed_index_copy) == before
+
+
+def test_warnings_are_one_line_each(run_rag, seed_index_copy, tmp_path):
+    (seed_index_copy / "CURRENT").write_text("not a generation\n", encoding="utf-8")
+    empty = tmp_path / "an-empty-corpus-folder-with-a-rather-long-name"
+    empty.mkdir()
+    proc = run_rag("ask", "What is an ICS?", corpus=empty, index=seed_index_copy)
+    assert_one_line_error(proc, "no articles")
+    warning = next(l for l in proc.stderr.splitlines() if "building the index" in l)
+    assert "does not name a generation" in warning and warning == warning.rstrip(), proc.stderr
+
+
+def test_missing_corpus_folder(run_rag, tmp_path):
+    proc = run_rag("index", corpus=tmp_path / "nowhere", index=tmp_path / "idx")
+    assert_one_line_error(proc, "corpus folder not found")
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_unwritable_index_folder_is_one_line(run_rag, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    for where in (blocker, blocker / "index"):
+        assert_one_line_error(run_rag("index", corpus=SEEDS, index=where), "cannot write the index")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RAG_TOP_K": "0"}, "top-k must be at least 1"),
+    ({"RAG_CHUNK_TOKENS": "lots"}, "chunk_tokens.*bad value"),
+    ({"RAG_ABSTAIN_THRESHOLD": "high"}, "abstain_threshold.*bad value"),
+])
+def test_bad_settings_are_one_line(run_rag, seed_index_copy, env, message):
+    proc = run_rag("ask", "What is an ICS?", corpus=SEEDS, index=seed_index_copy, env=env)
+    assert_one_line_error(proc, message)
+
+
+def test_info_describes_the_index(run_rag, seed_index_copy):
+    proc = run_rag("info", "--json", corpus=SEEDS, index=seed_index_copy)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["model"] == "all-MiniLM-L6-v2" and info["dim"] == 384
+    assert sorted(info["files"]) == sorted(f"seeds/{p.name}" for p in SEEDS.glob("*.txt"))
+    assert info["stale"] is None and info["counts"]["chunks"] > 0
+    text = run_rag("info", corpus=SEEDS, index=seed_index_copy)
+    assert text.returncode == 0 and "up to date" in text.stdout
+
+
+def test_info_without_an_index_is_one_line(run_rag, tmp_path):
+    assert_one_line_error(run_rag("info", corpus=SEEDS, index=tmp_path / "none"), "no index")
+
+
+def test_no_arguments_shows_help(run_rag):
+    proc = run_rag()
+    no_traceback(proc)
+    assert "ask" in proc.stdout + proc.stderr and "index" in proc.stdout + proc.stderr
+
+
+# -- commands that load the model -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ask_json(run_rag, seed_index_dir, tmp_path_factory):
+    """One ``rag ask --json`` on an up-to-date copy of the seed index, shared by the checks below."""
+    import shutil
+
+    index = tmp_path_factory.mktemp("cli-ask") / "index"
+    shutil.copytree(seed_index_dir, index, ignore=shutil.ignore_patterns(".lock"))
+    before = current_generation(index)
+    proc = run_rag("ask", "What has replaced clinical commissioning groups?", "--json", "--top-k", "4",
+                   corpus=SEEDS, index=index)
+    return proc, index, before
+
+
+def test_ask_json_follows_the_contract(ask_json):
+    proc, index, before = ask_json
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # exactly one JSON object on stdout
+    assert proc.stdout.strip().count("\n") == 0
+    assert data["question"] == "What has replaced clinical commissioning groups?"
+    assert isinstance(data["answer"], str) and data["abstained"] is False
+    assert set(data["timings_ms"]) >= {"retrieve", "answer", "total"}
+    assert all(isinstance(v, (int, float)) for v in data["timings_ms"].values())
+    assert data["citations"]
+    for i, c in enumerate(data["citations"], 1):
+        assert c["id"] == i
+        assert isinstance(c["source"], str) and isinstance(c["quote"], str)
+        assert isinstance(c["start_line"], int) and isinstance(c["end_line"], int)
+        assert isinstance(c["score"], (int, float))
+        assert c["source"].startswith("seeds/") and (PROJECT_ROOT / c["source"]).is_file()
+        assert collapse(c["quote"]) in file_lines(PROJECT_ROOT / c["source"], c["start_line"], c["end_line"])
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])}
+    assert markers and markers <= {c["id"] for c in data["citations"]}
+    assert re.search(r"integrated care system|ICS", data["answer"], re.IGNORECASE)
+    assert current_generation(index) == before  # an up-to-date index is not rebuilt
+
+
+def test_ask_on_an_up_to_date_index_says_nothing_on_stderr(ask_json):
+    proc, _, _ = ask_json
+    assert "building the index" not in proc.stderr
+    assert not [l for l in proc.stderr.splitlines() if "DEBUG" in l], proc.stderr
+
+
+def test_ask_json_when_the_documents_do_not_say(run_rag, seed_index_copy):
+    proc = run_rag("ask", "What is the capital of France?", "--json", corpus=SEEDS, index=seed_index_copy)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["abstained"] is True and data["answer"].startswith("The documents don't say")
+    assert {int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])} <= {c["id"] for c in data["citations"]}
+    for c in data["citations"]:  # the nearest passages, still verbatim
+        assert collapse(c["quote"]) in file_lines(PROJECT_ROOT / c["source"], c["start_line"], c["end_line"])
+
+
+def test_ask_rebuilds_a_stale_index_saying_so_and_skips_bad_files(run_rag, seed_workspace):
+    corpus, index = seed_workspace.corpus, seed_workspace.index_dir
+    changed = corpus / "004_24a63785afbf6050.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") +
+                       "\nThe Cheshire pilot cut waiting lists by a third in 2023.\n", encoding="utf-8")
+    (corpus / "zz_picture.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)) * 4)
+    (corpus / "zz_empty.md").write_bytes(b"")
+    (corpus / "zz_windows.txt").write_bytes(
+        "Dispensing doctors in Cheshire\u2019s villages \u2013 about 40 of them \u2013 met the LMC.".encode("cp1252"))
+    before = current_generation(index)
+    proc = run_rag("ask", "By how much did the Cheshire pilot cut waiting lists?", "--json",
+                   corpus=corpus, index=index)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    stderr = collapse(proc.stderr)
+    assert "building the index" in stderr and "articles were added, changed or removed" in stderr
+    for name in ("zz_picture.txt", "zz_empty.md", "zz_windows.txt"):
+        assert name in stderr, (name, proc.stderr)
+    data = json.loads(proc.stdout)
+    assert not data["abstained"] and "a third" in data["answer"]
+    assert data["citations"][0]["source"] == "seeds/004_24a63785afbf6050.txt"
+    assert current_generation(index) != before
+    report = index_store.load(index)
+    assert any("Cheshire\u2019s villages" in s.text for s in report.sentences)  # cp1252 decoded
+
+
+def test_ask_rebuilds_a_damaged_index_with_a_clear_message(run_rag, small_workspace):
+    index = small_workspace.index_dir
+    gen = index / current_generation(index)
+    data = (gen / "chunks.faiss").read_bytes()
+    (gen / "chunks.faiss").write_bytes(data[:len(data) // 2])  # a half-written file
+    proc = run_rag("ask", "Who floated GP nationalisation?", corpus=small_workspace.corpus, index=index)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    stderr = collapse(proc.stderr)
+    assert "damaged" in stderr and "chunks.faiss" in stderr and "building the index" in stderr
+    assert "Sajid Javid" in proc.stdout and "[1]" in proc.stdout
+    assert index_store.load(index).generation != gen.name
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assistant, sig):
+    """Ctrl-C (or a kill) while ``rag index --rebuild`` is embedding leaves the old index current."""
+    index = small_workspace.index_dir
+    before, generation = snapshot(index), current_generation(index)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") and k != "COLUMNS"}
+    env.update(RAG_CORPUS=str(small_workspace.corpus), RAG_INDEX_DIR=str(index), RAG_PROGRESS="1",
+               HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=PROJECT_ROOT)
+    seen = []
+    deadline = time.monotonic() + 240
+    for line in proc.stderr:  # wait for the encoder's progress bar: the model is loaded and encoding
+        seen.append(line)
+        if "Batches" in line or time.monotonic() > deadline:
+            break
+    assert any("Batches" in l for l in seen), "".join(seen)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    stderr = "".join(seen) + err
+    assert "Traceback" not in stderr, stderr
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "interrupted" in err, (proc.returncode, stderr)
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    # The previous generation is still current, intact, and answers.
+    assert {k: v for k, v in snapshot(index).items() if not k.startswith(".tmp-")} == before
+    answer = make_assistant(small_workspace).ask("Who floated GP nationalisation?")
+    assert "Sajid Javid" in answer.answer
+    assert current_generation(index) == generation  # no rebuild was needed
+
+
+def test_chat_answers_follow_ups_and_survives_bad_input(run_rag, seed_index_copy):
+    script = "Who floated GP nationalisation?\nWhen did he float it?\n\x07\nexit\n"
+    proc = run_rag("chat", corpus=SEEDS, index=seed_index_copy, input=script)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("Sajid Javid floated the idea of GP nationalisation in early 2022") == 2
+    assert "seeds/000_5f02ec8ebbba9bda.txt, line 17" in proc.stdout
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1 and "control characters" in errors[0]
+
+
+def test_search_json_lists_passages_with_scores(run_rag, seed_index_copy):
+    proc = run_rag("search", "GP nationalisation", "--json", "-k", "3", corpus=SEEDS, index=seed_index_copy)
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [h["rank"] for h in data["hits"]] == [1, 2, 3]
+    scores = [h["score"] for h in data["hits"]]
+    assert scores == sorted(scores, reverse=True)
+    assert any("Sajid Javid floated" in h["text"] for h in data["hits"])
