@@ -162,9 +162,9 @@ class Answerer:
         #: Encodes sentences when the index holds no sentence vectors.
         self.encode = encode
 
-    def answer(self, question: str, query: str, query_vector: "np.ndarray", hits: list[Hit]) -> Answer:
-        """Answer ``question``; ``query`` is what was searched (a follow-up made standalone)."""
-        scored = self.score(query, query_vector, hits)
+    def answer(self, question: str, query: str, scored: list[Scored]) -> Answer:
+        """Answer ``question`` from its scored sentences (see :meth:`score`); ``query`` is what
+        was searched (a follow-up made standalone)."""
         best = scored[0].evidence if scored else 0.0
         if best < self.threshold:
             return self._abstain(question, scored, best)
@@ -208,6 +208,24 @@ class Answerer:
                                  evidence=features.evidence(), features=features))
         scored.sort(key=lambda s: (-s.evidence, s.sentence_index))
         return scored
+
+    def rerank(self, hits: list[Hit], scored: list[Scored]) -> list[Hit]:
+        """Passages ordered by the best evidence among their sentences, fused rank breaking ties.
+
+        Fusion ranks passages by the whole question; evidence says which passage holds the
+        sentence that answers it, so the passage an answer quotes comes first.
+        """
+        import dataclasses
+
+        best: dict[int, float] = {}
+        for hit in hits:
+            inside = [s.evidence for s in scored
+                      if hit.chunk.first_sentence <= s.sentence_index < hit.chunk.last_sentence]
+            if inside:
+                best[hit.chunk_index] = max(inside)
+        order = sorted(hits, key=lambda h: (-best.get(h.chunk_index, -math.inf), h.rank))
+        return [dataclasses.replace(h, rank=r, evidence=best.get(h.chunk_index))
+                for r, h in enumerate(order, 1)]
 
     def _choose(self, scored: list[Scored], terms: QueryTerms) -> list[tuple[Sentence, float]]:
         """The best sentence, its neighbour when that completes it, and close runners-up.

@@ -138,7 +138,9 @@ class Assistant:
         query = check_question(query, self.settings.max_question_chars)
         top_k = self._top_k(top_k)
         state = self.state()
-        return state.retriever.search(query, self.embedder.encode_query(query), top_k)
+        vector = self.embedder.encode_query(query)
+        hits = state.retriever.search(query, vector, top_k)
+        return state.answerer.rerank(hits, state.answerer.score(query, vector, hits))
 
     def ask(self, question: str, top_k: int | None = None, history: list[str] | None = None) -> Answer:
         """Answer from the articles, or abstain; ``history`` is the user's earlier questions."""
@@ -150,7 +152,7 @@ class Assistant:
         vector = self.embedder.encode_query(query)
         hits = state.retriever.search(query, vector, top_k)
         t1 = time.perf_counter()
-        answer = state.answerer.answer(question, query, vector, hits)
+        answer = state.answerer.answer(question, query, state.answerer.score(query, vector, hits))
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
         return Answer(question=answer.question, answer=answer.answer, abstained=answer.abstained,

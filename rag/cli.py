@@ -134,10 +134,11 @@ def search(query: str = typer.Argument(..., help="What to look for"), top_k: Opt
     from rich.table import Table
 
     table = Table(show_lines=True)
-    for col in ("#", "source", "lines", "fused", "dense", "bm25", "passage"):
+    for col in ("#", "source", "lines", "evidence", "fused", "dense", "bm25", "passage"):
         table.add_column(col, overflow="fold")
     for h in hits:
-        table.add_row(str(h.rank), h.chunk.source, f"{h.chunk.start_line}-{h.chunk.end_line}", f"{h.score:.4f}",
+        table.add_row(str(h.rank), h.chunk.source, f"{h.chunk.start_line}-{h.chunk.end_line}",
+                      "-" if h.evidence is None else f"{h.evidence:.3f}", f"{h.score:.4f}",
                       "-" if h.dense is None else f"{h.dense:.3f}", "-" if h.bm25 is None else f"{h.bm25:.2f}",
                       " ".join(h.chunk.text.split())[:300])
     out.print(table)
@@ -259,7 +260,8 @@ def _print_answer(answer) -> None:
 def _hit_dict(h) -> dict:
     c = h.chunk
     return {"rank": h.rank, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
-            "score": round(h.score, 6), "dense": None if h.dense is None else round(h.dense, 4),
+            "score": round(h.score, 6), "evidence": None if h.evidence is None else round(h.evidence, 4),
+            "dense": None if h.dense is None else round(h.dense, 4),
             "bm25": None if h.bm25 is None else round(h.bm25, 4), "text": c.text}
 
 
