@@ -228,7 +228,9 @@ def serve() -> Callable:
     @contextlib.contextmanager
     def run(app, ready: bool = True, timeout: float = 120):
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        # log_config=None: uvicorn's records reach the root logger, so caplog sees its errors.
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               log_config=None))
         thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
         thread.start()
         base_url = f"http://127.0.0.1:{port}"

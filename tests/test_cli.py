@@ -266,6 +266,8 @@ def test_search_json_lists_passages_with_scores(run_rag, seed_index_copy):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert [h["rank"] for h in data["hits"]] == [1, 2, 3]
-    scores = [h["score"] for h in data["hits"]]
-    assert scores == sorted(scores, reverse=True)
-    assert any("Sajid Javid floated" in h["text"] for h in data["hits"])
+    # Passages come in the order answers use: best sentence evidence first (fused score kept).
+    evidence = [h["evidence"] for h in data["hits"]]
+    assert all(e is not None for e in evidence) and evidence == sorted(evidence, reverse=True)
+    assert all(isinstance(h["score"], float) for h in data["hits"])
+    assert "Sajid Javid floated" in data["hits"][0]["text"]

@@ -1,0 +1,175 @@
+// The chat page: sends the conversation to /v1/chat/completions with stream=true, shows the
+// answer as it arrives, then turns its [n] markers into links to expandable quotes.
+// Plain DOM, no libraries; text is only ever set with textContent.
+"use strict";
+
+const MODEL = "rag";
+const log = document.getElementById("log");
+const form = document.getElementById("ask");
+const input = document.getElementById("question");
+const send = document.getElementById("send");
+const clear = document.getElementById("clear");
+const keyInput = document.getElementById("api-key");
+let conversation = [];  // [{role, content}], what OpenAI clients send
+let turn = 0;
+
+keyInput.value = localStorage.getItem("rag-api-key") || "";
+keyInput.addEventListener("change", () => localStorage.setItem("rag-api-key", keyInput.value.trim()));
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function lines(c) {
+  return c.start_line === c.end_line ? `line ${c.start_line}` : `lines ${c.start_line}-${c.end_line}`;
+}
+
+function scrollDown() { window.scrollTo(0, document.body.scrollHeight); }
+
+// The answer text with each [n] as a link that opens citation n.
+function renderText(target, text, prefix, known) {
+  target.textContent = "";
+  const parts = text.split(/(\[\d+\])/);
+  for (const part of parts) {
+    const m = /^\[(\d+)\]$/.exec(part);
+    if (m && known.has(Number(m[1]))) {
+      const a = el("a", "marker", part);
+      a.href = `#${prefix}-${m[1]}`;
+      a.addEventListener("click", (event) => {
+        event.preventDefault();
+        const target = document.getElementById(`${prefix}-${m[1]}`);
+        target.open = true;
+        target.scrollIntoView({ block: "nearest" });
+      });
+      target.appendChild(a);
+    } else if (part) {
+      target.appendChild(document.createTextNode(part));
+    }
+  }
+}
+
+function renderCitations(box, text, citations, abstained) {
+  const prefix = `cite-${box.dataset.turn}`;
+  const textNode = box.querySelector(".text");
+  // The citations below show the Sources list's files and lines, with the quotes.
+  const body = citations.length ? text.split(/\n\n(?=Sources:|Nearest sources)/)[0] : text;
+  renderText(textNode, body, prefix, new Set(citations.map((c) => c.id)));
+  if (!citations.length) return;
+  box.appendChild(el("div", "citations-title",
+    abstained ? "Nearest sources (they do not answer the question):" : "Sources:"));
+  const list = el("div", "citations");
+  for (const c of citations) {
+    const item = el("details", "citation");
+    item.id = `${prefix}-${c.id}`;
+    const summary = el("summary");
+    summary.appendChild(el("span", "marker", `[${c.id}] `));
+    summary.appendChild(el("span", "where", `${c.source}, ${lines(c)}`));
+    item.appendChild(summary);
+    item.appendChild(el("blockquote", "quote", c.quote));
+    item.appendChild(el("div", "score", `evidence ${Number(c.score).toFixed(2)}`));
+    list.appendChild(item);
+  }
+  box.appendChild(list);
+}
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (body && body.error && body.error.message) return body.error.message;
+  } catch (_) { /* not JSON */ }
+  return `the server answered ${response.status}`;
+}
+
+// Yields each parsed `data:` payload of a server-sent event stream.
+async function* events(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const data = event.split("\n").filter((l) => l.startsWith("data:"))
+        .map((l) => l.slice(5).trimStart()).join("\n");
+      if (data === "[DONE]") return;
+      if (data) yield JSON.parse(data);
+    }
+  }
+}
+
+async function ask(question) {
+  turn += 1;
+  const userBox = el("div", "msg user", question);
+  const box = el("div", "msg assistant");
+  box.dataset.turn = String(turn);
+  box.dataset.state = "streaming";
+  const textNode = el("div", "text pending");
+  box.appendChild(textNode);
+  log.append(userBox, box);
+  scrollDown();
+
+  const messages = conversation.concat([{ role: "user", content: question }]);
+  const headers = { "Content-Type": "application/json" };
+  const key = keyInput.value.trim();
+  if (key) headers.Authorization = `Bearer ${key}`;
+  let text = "";
+  try {
+    const response = await fetch("/v1/chat/completions", {
+      method: "POST", headers, body: JSON.stringify({ model: MODEL, stream: true, messages }),
+    });
+    if (!response.ok) throw new Error(await errorMessage(response));
+    let citations = [];
+    let abstained = false;
+    for await (const chunk of events(response)) {
+      if (chunk.error) throw new Error(chunk.error.message);
+      const delta = (chunk.choices && chunk.choices[0] && chunk.choices[0].delta) || {};
+      if (delta.content) {
+        text += delta.content;
+        textNode.textContent = text;
+        scrollDown();
+      }
+      if (delta.citations) citations = delta.citations;
+      if (delta.abstained) abstained = true;
+    }
+    textNode.classList.remove("pending");
+    if (abstained) box.classList.add("abstained");
+    renderCitations(box, text, citations, abstained);
+    conversation = messages.concat([{ role: "assistant", content: text }]);
+    box.dataset.state = "done";
+  } catch (error) {
+    textNode.classList.remove("pending");
+    box.classList.add("error");
+    textNode.textContent = `Error: ${error.message}`;
+    box.dataset.state = "error";
+  }
+  scrollDown();
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const question = input.value.trim();
+  if (!question) return;
+  input.value = "";
+  send.disabled = true;
+  try {
+    await ask(question);
+  } finally {
+    send.disabled = false;
+    input.focus();
+  }
+});
+
+clear.addEventListener("click", () => {
+  conversation = [];
+  log.textContent = "";
+  input.focus();
+});
+
+input.focus();

@@ -1,0 +1,115 @@
+"""The chat page in a real browser: Debian's headless Chromium driven by Playwright, against
+the real server, model and seed index. Skipped only when Chromium is not installed
+(``apt-get install chromium``; ``.ci/run`` installs it)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
+
+PLAIN = "What has replaced clinical commissioning groups?"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.problems = problems
+    page.requested = []
+    page.on("request", lambda r: page.requested.append(r.url))
+    yield page
+    context.close()
+
+
+def ask(page, question: str):
+    """Type a question, press Enter, wait for the reply to finish; the reply's element."""
+    before = page.locator(".msg.assistant").count()
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    reply = page.locator(".msg.assistant").nth(before)
+    reply.and_(page.locator("[data-state=done], [data-state=error]")).wait_for()
+    return reply
+
+
+def test_chat_page_streams_an_answer_with_expandable_citations(serve, seed_assistant, page):
+    from rag.server import create_app
+
+    want = seed_assistant.ask(PLAIN)
+    first = want.citations[0]
+    with serve(create_app(seed_assistant)) as url:
+        page.goto(url)
+        assert page.title().startswith("rag")
+        # Count the updates of the answer text while it arrives: streamed, not set once.
+        page.evaluate("""() => {
+            window.textUpdates = 0;
+            new MutationObserver((records) => {
+                for (const r of records)
+                    if (r.target.closest && r.target.closest('.msg.assistant[data-state=streaming]')) window.textUpdates++;
+            }).observe(document.getElementById('log'), {subtree: true, childList: true, characterData: true});
+        }""")
+        reply = ask(page, PLAIN)
+        assert reply.get_attribute("data-state") == "done"
+        assert page.evaluate("window.textUpdates") > 3
+        text = reply.locator(".text").inner_text()
+        assert " ".join(first.quote.split()) in " ".join(text.split()) and "[1]" in text
+
+        citations = reply.locator("details.citation")
+        assert citations.count() == len(want.citations)
+        card = citations.nth(0)
+        lines = f"line {first.start_line}" if first.start_line == first.end_line else \
+            f"lines {first.start_line}-{first.end_line}"
+        assert f"{first.source}, {lines}" in card.locator("summary").inner_text()
+        quote = card.locator("blockquote")
+        assert not quote.is_visible()  # collapsed until asked for
+        reply.locator(".text a.marker", has_text="[1]").click()
+        quote.wait_for(state="visible")
+        assert " ".join(quote.inner_text().split()) == " ".join(first.quote.split())
+
+        # A follow-up leans on the conversation the page keeps.
+        assert "Sajid Javid" in ask(page, "Who floated the idea of GP nationalisation?").inner_text()
+        follow = ask(page, "And when was that?")
+        assert "early 2022" in follow.locator(".text").inner_text()
+
+        off = ask(page, "What is the capital of France?")
+        assert "abstained" in off.get_attribute("class")
+        assert off.locator(".text").inner_text().startswith("The documents don't say")
+
+    assert not page.problems, page.problems
+    assert all(u.startswith(url) or u.startswith("data:") for u in page.requested), page.requested
+
+
+def test_chat_page_with_an_api_key(serve, seed_assistant, page):
+    from rag.server import create_app
+
+    with serve(create_app(seed_assistant, api_key="page-key")) as url:
+        page.goto(url)
+        reply = ask(page, PLAIN)
+        assert reply.get_attribute("data-state") == "error"
+        assert "API key" in reply.inner_text()
+        page.click("#settings summary")
+        page.fill("#api-key", "page-key")
+        page.press("#api-key", "Tab")  # "change" stores it
+        reply = ask(page, PLAIN)
+        assert reply.get_attribute("data-state") == "done" and reply.locator("details.citation").count() >= 1
+    # The 401 shows up in the console as a failed resource; nothing else may.
+    assert all("401" in p for p in page.problems), page.problems
