@@ -148,15 +148,32 @@ def _sentence(doc: Document, a: int, b: int, tokens: int) -> Sentence:
 
 
 def _cut(text: str, counter: TokenCounter, max_tokens: int) -> list[tuple[int, int]]:
-    """Split an over-long sentence into pieces of at most ``max_tokens`` tokens."""
+    """Split an over-long sentence into pieces of at most ``max_tokens`` tokens.
+
+    Cuts fall between words where the window has a space: a cut inside a word would
+    re-tokenize its tail differently (``##able`` becomes ``able``) and could overflow the
+    size. Each piece is re-counted and shrunk until it fits, so nothing is ever truncated.
+    """
     offsets = counter.token_offsets(text)
-    pieces = []
-    for k in range(0, len(offsets), max_tokens):
-        window = offsets[k:k + max_tokens]
-        a = window[0][0] if k else 0
-        b = offsets[k + max_tokens][0] if k + max_tokens < len(offsets) else len(text)
-        piece = text[a:b]
-        b = a + len(piece.rstrip())
+    n = len(offsets)
+    pieces: list[tuple[int, int]] = []
+    k = 0
+    while k < n:
+        e = min(k + max_tokens, n)
+        if e < n:
+            cut = e
+            while cut > k + 1 and offsets[cut][0] == offsets[cut - 1][1]:
+                cut -= 1  # token ``cut`` continues the word before it
+            if offsets[cut][0] != offsets[cut - 1][1]:
+                e = cut  # else one enormous word: cut it at a token boundary
+        a = offsets[k][0] if k else 0
+        while True:
+            b = offsets[e][0] if e < n else len(text)
+            b = a + len(text[a:b].rstrip())
+            if e - k <= 1 or counter.count_tokens([collapse(text[a:b])])[0] <= max_tokens:
+                break
+            e -= 1
         if b > a:
             pieces.append((a, b))
+        k = e
     return pieces

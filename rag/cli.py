@@ -129,7 +129,7 @@ def search(query: str = typer.Argument(..., help="What to look for"), top_k: Opt
     """Show the passages retrieval finds, with their scores."""
     hits = _assistant(corpus, index, model).search(query, top_k=top_k)
     if as_json:
-        print(json.dumps({"query": query, "hits": [_hit_dict(h) for h in hits]}, ensure_ascii=False))
+        print(json.dumps({"query": query, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return
     from rich.table import Table
 
@@ -255,14 +255,6 @@ def _print_answer(answer) -> None:
     if sources:
         out.print()
         out.print(Text(sources, style="dim"))
-
-
-def _hit_dict(h) -> dict:
-    c = h.chunk
-    return {"rank": h.rank, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
-            "score": round(h.score, 6), "evidence": None if h.evidence is None else round(h.evidence, 4),
-            "dense": None if h.dense is None else round(h.dense, 4),
-            "bm25": None if h.bm25 is None else round(h.bm25, 4), "text": c.text}
 
 
 def main() -> None:

@@ -1,34 +1,79 @@
-"""Index -> hits: dense search in FAISS fused with BM25 (bm25s) by reciprocal-rank fusion.
+"""Index -> hits: dense search in FAISS fused with BM25 (bm25s).
 
 Dense vectors catch paraphrase; BM25 catches rare names and numbers the embedding
-blurs. Fusing ranks rather than scores needs no score calibration between the two.
+blurs. Two fusions are offered: a convex combination of min-max normalised scores
+(``minmax``, the default: it keeps how far ahead the top hits are, which ranks throw away;
+Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023) and weighted
+reciprocal-rank fusion (``rrf``: ranks only). On BEIR SciFact and on the seed questions
+minmax with equal weights wins (benchmarks/RESULTS-beir.md).
+
+``Retriever.search`` returns passages (chunks), for answering. ``Retriever.search_documents``
+ranks whole documents, as IR benchmarks do: a document's dense score is its best chunk
+(MaxP, Dai & Callan 2019: a long document split into chunks is never truncated), its
+BM25 score comes from BM25 over the whole document text rebuilt from the index's
+sentence table (so overlapping chunks do not count a term twice).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from rag import light_imports
 from rag.chunking import Chunk
+from rag.errors import RagError
 from rag.index_store import Index
+from rag.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"
+FUSIONS = ("rrf", "minmax")
+MODES = ("fused", "dense", "bm25")
+
+Ranking = list[tuple[int, float]]  # (chunk or document number, score), best first
+
+
+class RetrievalError(RagError):
+    """A retrieval setting has a value the retriever cannot work with."""
 
 
 @dataclass(frozen=True)
 class Hit:
     chunk_index: int
     chunk: Chunk
-    score: float  # fused reciprocal-rank score
+    score: float  # fused score (see ``Retriever.fusion``); higher is better
     dense: float | None  # cosine similarity, when the dense search found it
     bm25: float | None
     rank: int  # 1-based
+    #: Best evidence of the passage's sentences, when the answerer reranked the hits.
+    evidence: float | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON shape of one passage in ``rag search --json`` and ``GET /api/search``."""
+        c = self.chunk
+        return {"rank": self.rank, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
+                "score": round(self.score, 6),
+                "evidence": None if self.evidence is None else round(self.evidence, 4),
+                "dense": None if self.dense is None else round(self.dense, 4),
+                "bm25": None if self.bm25 is None else round(self.bm25, 4), "text": c.text}
 
 
+@dataclass(frozen=True)
+class DocHit:
+    doc_id: str
+    score: float  # fused score, or the single retriever's score in "dense"/"bm25" mode
+    dense: float | None  # cosine of the document's best chunk, when dense search found it
+    bm25: float | None  # BM25 of the whole document
+    chunk_index: int  # the document's best-matching chunk (its first when only BM25 found it)
+    rank: int  # 1-based
+
+
+@lru_cache(maxsize=1)
 def stemmer():
     import Stemmer
 
@@ -37,25 +82,68 @@ def stemmer():
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, Snowball-stemmed terms: BM25's view of a text."""
-    import bm25s
+    bm25s = light_imports.bm25s()  # without numba/scipy: ~0.7 s less for a one-off ask
 
     return bm25s.tokenize(texts, token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=stemmer(),
                           return_ids=False, show_progress=False)
 
 
-def bm25_model(index: Index):
-    """BM25 over the index's chunk texts, built once per loaded index."""
-    model = index.cache.get("bm25")
+def bm25_model(index: Index, k1: float = 1.2, b: float = 0.75, unit: str = "chunk"):
+    """BM25 over the index's chunks (``unit="chunk"``) or whole documents, built once per index."""
+    key = ("bm25", unit, k1, b)
+    model = index.cache.get(key)
     if model is None:
-        import bm25s
+        bm25s = light_imports.bm25s()
 
-        model = bm25s.BM25(k1=1.2, b=0.75)
-        model.index(bm25_tokens([c.text for c in index.chunks]), show_progress=False)
-        index.cache["bm25"] = model
+        texts = [c.text for c in index.chunks] if unit == "chunk" else documents(index).texts
+        model = bm25s.BM25(k1=k1, b=b)
+        model.index(bm25_tokens(texts), show_progress=False)
+        index.cache[key] = model
     return model
 
 
-def dense_ranking(index: Index, query_vector: "np.ndarray", depth: int) -> list[tuple[int, float]]:
+@dataclass(frozen=True)
+class DocumentTable:
+    """Documents of an index in first-seen order: ids, full texts, and chunk -> document."""
+
+    ids: list[str]
+    texts: list[str]
+    of_chunk: "np.ndarray"  # document number of each chunk
+    first_chunk: list[int]
+
+
+def documents(index: Index) -> DocumentTable:
+    """Whole documents rebuilt from the sentence table (which, unlike chunks, does not overlap)."""
+    table = index.cache.get("documents")
+    if table is None:
+        import numpy as np
+
+        number: dict[tuple[str, str], int] = {}
+        sentences: list[list[str]] = []
+        for s in index.sentences:
+            key = (s.source, s.doc_id)
+            if key not in number:
+                number[key] = len(number)
+                sentences.append([])
+            sentences[number[key]].append(s.text)
+        of_chunk = np.empty(len(index.chunks), dtype=np.int64)
+        first_chunk = [-1] * len(number)
+        for i, c in enumerate(index.chunks):
+            d = number.setdefault((c.source, c.doc_id), len(number))
+            if d == len(first_chunk):  # a chunk whose document has no sentence (cannot happen today)
+                first_chunk.append(-1)
+                sentences.append([c.text])
+            of_chunk[i] = d
+            if first_chunk[d] < 0:
+                first_chunk[d] = i
+        ids = [doc_id for (_, doc_id) in number]
+        table = DocumentTable(ids=ids, texts=[" ".join(t) for t in sentences], of_chunk=of_chunk,
+                              first_chunk=first_chunk)
+        index.cache["documents"] = table
+    return table
+
+
+def dense_ranking(index: Index, query_vector: "np.ndarray", depth: int) -> Ranking:
     import numpy as np
 
     depth = min(depth, index.vectors.ntotal)
@@ -65,12 +153,13 @@ def dense_ranking(index: Index, query_vector: "np.ndarray", depth: int) -> list[
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def bm25_ranking(index: Index, query: str, depth: int) -> list[tuple[int, float]]:
+def bm25_ranking(index: Index, query: str, depth: int, k1: float = 1.2, b: float = 0.75,
+                 unit: str = "chunk") -> Ranking:
     terms = bm25_tokens([query])[0]
-    depth = min(depth, len(index.chunks))
+    model = bm25_model(index, k1, b, unit)
+    depth = min(depth, int(model.scores["num_docs"]))
     if not terms or depth == 0:
         return []
-    model = bm25_model(index)
     known = [t for t in terms if t in model.vocab_dict]
     if not known:
         return []
@@ -78,7 +167,7 @@ def bm25_ranking(index: Index, query: str, depth: int) -> list[tuple[int, float]
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if s > 0]
 
 
-def fuse(rankings: list[list[tuple[int, float]]], weights: list[float], k: int) -> list[tuple[int, float]]:
+def fuse(rankings: list[Ranking], weights: list[float], k: int) -> Ranking:
     """Weighted reciprocal-rank fusion: sum of weight / (k + rank) over the rankings."""
     fused: dict[int, float] = {}
     for ranking, w in zip(rankings, weights):
@@ -87,21 +176,88 @@ def fuse(rankings: list[list[tuple[int, float]]], weights: list[float], k: int) 
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def fuse_minmax(rankings: list[Ranking], weights: list[float]) -> Ranking:
+    """Convex combination of scores min-max normalised per ranking; absent from one counts 0 there."""
+    total = sum(weights) or 1.0
+    fused: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights):
+        if not ranking:
+            continue
+        top, low = ranking[0][1], ranking[-1][1]
+        span = top - low
+        for i, s in ranking:
+            fused[i] = fused.get(i, 0.0) + (w / total) * ((s - low) / span if span > 0 else 1.0)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def max_per_document(ranking: Ranking, of_chunk: "np.ndarray") -> tuple[Ranking, dict[int, int]]:
+    """Chunk ranking -> document ranking, a document scoring as its best chunk (MaxP)."""
+    best: dict[int, tuple[float, int]] = {}
+    for i, s in ranking:  # best first, so the first chunk seen of a document is its best
+        d = int(of_chunk[i])
+        if d not in best:
+            best[d] = (s, i)
+    return [(d, s) for d, (s, _) in best.items()], {d: i for d, (_, i) in best.items()}
+
+
 class Retriever:
     def __init__(self, index: Index, candidates: int = 100, rrf_k: int = 60,
-                 dense_weight: float = 1.0, bm25_weight: float = 1.0) -> None:
+                 dense_weight: float = 1.0, bm25_weight: float = 1.0, *,
+                 fusion: str = Settings.fusion, bm25_k1: float = Settings.bm25_k1,
+                 bm25_b: float = Settings.bm25_b) -> None:
+        if fusion not in FUSIONS:
+            raise RetrievalError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if dense_weight < 0 or bm25_weight < 0 or dense_weight + bm25_weight <= 0:
+            raise RetrievalError("fusion weights must be non-negative and not both zero")
         self.index = index
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.weights = [dense_weight, bm25_weight]
+        self.fusion = fusion
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
+
+    def _fuse(self, dense: Ranking, lexical: Ranking) -> Ranking:
+        if self.fusion == "minmax":
+            return fuse_minmax([dense, lexical], self.weights)
+        return fuse([dense, lexical], self.weights, self.rrf_k)
 
     def search(self, query: str, query_vector: "np.ndarray", top_k: int) -> list[Hit]:
+        """The ``top_k`` best passages (chunks) by the fused score."""
         dense = dense_ranking(self.index, query_vector, self.candidates)
-        lexical = bm25_ranking(self.index, query, self.candidates)
+        lexical = bm25_ranking(self.index, query, self.candidates, self.bm25_k1, self.bm25_b)
         dense_scores, bm25_scores = dict(dense), dict(lexical)
-        fused = fuse([dense, lexical], self.weights, self.rrf_k)[:top_k]
+        fused = self._fuse(dense, lexical)[:top_k]
         return [Hit(chunk_index=i, chunk=self.index.chunks[i], score=s, dense=dense_scores.get(i),
                     bm25=bm25_scores.get(i), rank=r) for r, (i, s) in enumerate(fused, 1)]
+
+    def search_documents(self, query: str, query_vector: "np.ndarray", top_k: int,
+                         mode: str = "fused") -> list[DocHit]:
+        """The ``top_k`` best whole documents: dense MaxP over chunks, BM25 over full text, fused.
+
+        ``mode`` is ``"fused"``, or ``"dense"`` / ``"bm25"`` for one retriever alone. Each
+        retriever contributes its best ``max(candidates, top_k)`` documents to the fusion.
+        """
+        if mode not in MODES:
+            raise RetrievalError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        table = documents(self.index)
+        depth = max(self.candidates, top_k)
+        dense: Ranking = []
+        best_chunk: dict[int, int] = {}
+        if mode != "bm25" and self.weights[0] > 0 or mode == "dense":
+            # Enough chunks that ``depth`` distinct documents are (nearly always) among them.
+            per_doc = math.ceil(len(self.index.chunks) / max(1, len(table.ids)))
+            chunks = dense_ranking(self.index, query_vector, depth * 2 * per_doc)
+            dense, best_chunk = max_per_document(chunks, table.of_chunk)
+            dense = dense[:depth]
+        lexical: Ranking = []
+        if mode != "dense" and self.weights[1] > 0 or mode == "bm25":
+            lexical = bm25_ranking(self.index, query, depth, self.bm25_k1, self.bm25_b, unit="document")
+        ranked = dense if mode == "dense" else lexical if mode == "bm25" else self._fuse(dense, lexical)
+        dense_scores, bm25_scores = dict(dense), dict(lexical)
+        return [DocHit(doc_id=table.ids[d], score=s, dense=dense_scores.get(d), bm25=bm25_scores.get(d),
+                       chunk_index=best_chunk.get(d, table.first_chunk[d]), rank=r)
+                for r, (d, s) in enumerate(ranked[:top_k], 1)]
 
 
 def words(text: str) -> list[str]:

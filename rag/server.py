@@ -300,8 +300,6 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
     @app.get("/api/search")
     async def search(q: str = Query(..., description="What to look for"),
                      top_k: int | None = Query(None, ge=1, le=MAX_TOP_K)):
-        from rag.cli import _hit_dict
-
         if not readiness.ready:
             raise not_ready(readiness)
         try:
@@ -310,7 +308,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
             raise ApiError(400, str(e), param="q") from None
         except RagError as e:
             raise ApiError(503, str(e), type="server_error", code="index_unavailable") from None
-        return {"query": q, "hits": [_hit_dict(h) for h in hits]}
+        return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.post("/api/reload")
     async def reload_now():

@@ -112,9 +112,6 @@ def test_a_very_long_sentence_is_split_without_losing_text(embedder):
         assert a.end <= b.start and text[a.end:b.start].strip() == ""  # contiguous pieces
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rag/chunking.py _cut cuts an over-long sentence at any token, including a '##' word "
-    "piece: the cut splits a word and the piece re-tokenizes to more than max_tokens (129 > 128)"))
 def test_pieces_of_a_long_sentence_keep_to_the_size(embedder):
     """Cut points must fall between words, so no piece re-tokenizes bigger than the size."""
     text = long_sentence()

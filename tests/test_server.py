@@ -243,12 +243,10 @@ def test_api_ask_bad_input(base_url, body, fragment, param):
 
 
 def test_api_search_has_the_cli_json_shape(base_url, seed_assistant):
-    from rag.cli import _hit_dict
-
     r = httpx.get(base_url + "/api/search", params={"q": "integrated care systems", "top_k": 4}, timeout=60)
     assert r.status_code == 200
     want = {"query": "integrated care systems",
-            "hits": [_hit_dict(h) for h in seed_assistant.search("integrated care systems", top_k=4)]}
+            "hits": [h.to_dict() for h in seed_assistant.search("integrated care systems", top_k=4)]}
     assert r.json() == want and len(want["hits"]) == 4
     assert_error(httpx.get(base_url + "/api/search"), 400, "missing", "q")
     assert_error(httpx.get(base_url + "/api/search", params={"q": " "}), 400, "empty", "q")
