@@ -188,7 +188,14 @@ class Embedder:
                 state = query_encoder.status(self.path, self.cache_dir)
                 if state == "ready" and self.__dict__.get("query_encoder") is not None:
                     return True
-                if state == "ready" or (state == "failed" and not force):
+                if state == "ready" and force:  # index time: check every byte, re-export if damaged
+                    try:
+                        self.__dict__["query_encoder"] = query_encoder.load(self.path, self.cache_dir, deep=True)
+                        self.fast_query_problem = None
+                        return True
+                    except query_encoder.Unavailable as e:
+                        log.info("exporting the light query encoder again: %s", e)
+                elif state == "ready" or (state == "failed" and not force):
                     self.__dict__.pop("query_encoder", None)
                     encoder = self.query_encoder
                     if encoder is not None or not force:
@@ -198,10 +205,11 @@ class Embedder:
                 return True
             except query_encoder.Unavailable as e:
                 self.fast_query_problem = str(e)
-                log.warning("queries will use the full model: the light query encoder is not available (%s)", e)
             except Exception as e:  # a cache on a full or read-only disk, say: never fail the caller
                 self.fast_query_problem = f"{type(e).__name__}: {e}"
-                log.warning("queries will use the full model: cannot prepare the light query encoder (%s: %s)",
-                            type(e).__name__, e)
+            # Said at index time; a query that merely tried in passing stays quiet (-v shows it).
+            log.log(logging.WARNING if force else logging.INFO,
+                    "queries will use the full model: the light query encoder is not available (%s)",
+                    self.fast_query_problem)
             self.__dict__["query_encoder"] = None
             return False
