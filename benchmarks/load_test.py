@@ -13,7 +13,7 @@ limit per level:
 The clients run in this process (asyncio + httpx), on the same cores as the server, so
 figures are pessimistic, more so at high concurrency. Usage:
 
-    python benchmarks/load_test.py --workers 1 2 --concurrency 1 8 32 --out benchmarks/RESULTS-server.md
+    python benchmarks/load_test.py --workers 1 2 --concurrency 1 8 32 --out /tmp/server-results.md  # then paste into benchmarks/RESULTS.md
 """
 
 from __future__ import annotations

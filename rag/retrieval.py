@@ -5,7 +5,7 @@ blurs. Two fusions are offered: a convex combination of min-max normalised score
 (``minmax``, the default: it keeps how far ahead the top hits are, which ranks throw away;
 Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023) and weighted
 reciprocal-rank fusion (``rrf``: ranks only). On BEIR SciFact and on the seed questions
-minmax with equal weights wins (benchmarks/RESULTS-beir.md).
+minmax with equal weights wins (benchmarks/RESULTS.md).
 
 ``Retriever.search`` returns passages (chunks), for answering. ``Retriever.search_documents``
 ranks whole documents, as IR benchmarks do: a document's dense score is its best chunk

@@ -53,7 +53,7 @@ class Settings:
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     #: How dense and BM25 rankings are combined: "minmax" (convex combination of min-max
     #: normalised scores, weighted by the two weights above) or "rrf" (reciprocal rank).
-    #: minmax won on BEIR SciFact train and on the seed questions (benchmarks/RESULTS-beir.md).
+    #: minmax won on BEIR SciFact train and on the seed questions (benchmarks/RESULTS.md).
     fusion: str = "minmax"
     #: BM25 term-frequency saturation and length normalisation (bm25s, Lucene variant).
     bm25_k1: float = 1.2
