@@ -168,13 +168,13 @@ def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], senten
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
                                            encoding="utf-8")
         for n in names + ["manifest.json"]:
-            _fsync(tmp / n)
+            fsync(tmp / n)
         os.rename(tmp, gen)
         pointer_tmp = index_dir / f".{POINTER}.{os.getpid()}"
         pointer_tmp.write_text(gen.name + "\n", encoding="utf-8")
-        _fsync(pointer_tmp)
+        fsync(pointer_tmp)
         os.replace(pointer_tmp, index_dir / POINTER)
-        _fsync(index_dir)  # make the renames durable too
+        fsync(index_dir)  # make the renames durable too
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -233,7 +233,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Force a file (or folder) to disk, so a rename after it cannot expose a half-written file."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.index_store import fsync
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -348,7 +350,7 @@ class _Checksums:
 def _install(tmp: Path, folder: Path) -> None:
     """Move a finished entry into place atomically; a concurrent exporter's entry wins."""
     for name in os.listdir(tmp):
-        _fsync(tmp / name)
+        fsync(tmp / name)
     if folder.exists():  # a failure record, or an entry being replaced by ``rag index``
         old = folder.parent / f".old-{folder.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         try:
@@ -398,11 +400,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
