@@ -98,7 +98,7 @@ def test_crash_while_writing_keeps_the_previous_index(seed_index_copy, monkeypat
     def die(path):
         raise KeyboardInterrupt  # what Ctrl-C looks like mid-write
 
-    monkeypatch.setattr(index_store, "_fsync", die)
+    monkeypatch.setattr(index_store, "fsync", die)
     with pytest.raises(KeyboardInterrupt):
         resave(seed_index_copy)
     monkeypatch.undo()
