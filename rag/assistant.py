@@ -48,6 +48,11 @@ def check_question(question: object, max_chars: int) -> str:
     return question
 
 
+def current_name(settings: Settings) -> str | None:
+    gen = index_store.current_generation(settings.index_dir)
+    return gen.name if gen else None
+
+
 @dataclass(frozen=True)
 class State:
     """What one request works against; swapped whole when a new generation appears."""
@@ -75,7 +80,14 @@ class Assistant:
         return Templates(self.settings.prompts_dir)
 
     def index(self, rebuild: bool = False, progress: bool = False) -> indexing.IndexReport:
-        """Bring the index up to date (only new or changed files are embedded)."""
+        """Bring the index up to date (only new or changed files are embedded).
+
+        Chunking and boilerplate settings the user did not give are the index's own.
+        """
+        try:
+            self.settings = indexing.adopt(index_store.read_manifest(self.settings.index_dir), self.settings)
+        except index_store.IndexProblem:
+            pass  # nothing usable to adopt from: build with the settings as they are
         report = indexing.build(self.settings, self.embedder, rebuild=rebuild, progress=progress)
         with self._lock:
             self._state = None
@@ -95,11 +107,18 @@ class Assistant:
             if self._state is None or current is None or current.name == self._state.index.generation:
                 return False
         try:
-            fresh = self._make_state(index_store.load(self.settings.index_dir))
+            index = index_store.load(self.settings.index_dir)
         except index_store.IndexProblem as e:
             log.warning("not switching to the new index: %s", e)
             return False
+        if index.manifest.get("model") != self.embedder.model_id:
+            log.warning("not switching to index %s: it was built with another model (%s)",
+                        index.generation, index.manifest.get("model"))
+            return False
+        fresh = self._make_state(index)
         with self._lock:
+            if self._state is not None and self._state.index.generation == current_name(self.settings):
+                return False  # another caller switched already
             self._state = fresh
         log.info("switched to index %s", fresh.index.generation)
         return True
@@ -147,9 +166,10 @@ class Assistant:
         """Answer from the articles, or abstain; ``history`` is the user's earlier questions."""
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
+        history = [check_question(h, self.settings.max_question_chars) for h in history or []]
         top_k = self._top_k(top_k)
         state = self.state()
-        query = standalone_question(question, history or [])
+        query = standalone_question(question, history)
         vector = self.embedder.encode_query(query)
         hits = state.retriever.search(query, vector, top_k)
         t1 = time.perf_counter()

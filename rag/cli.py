@@ -239,9 +239,13 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to liste
           corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
           model: Optional[str] = ModelOpt) -> None:
     """Serve answers over HTTP: an OpenAI-compatible API, JSON endpoints and a chat page [RAG_API_KEY]."""
-    from rag.server import run
+    from rag.errors import RagError
     from rag.settings import Settings
 
+    try:
+        from rag.server import run
+    except ImportError as e:
+        raise RagError(f"rag serve needs its extra packages ({e.name} is missing): pip install -e '.[serve]'") from None
     run(Settings.load(corpus=corpus, index_dir=index, model=model), host=host, port=port, workers=workers)
 
 

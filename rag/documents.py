@@ -175,14 +175,24 @@ def is_boilerplate(line: str, rules: list[re.Pattern[str]]) -> bool:
     return bool(stripped) and any(r.fullmatch(stripped) for r in rules)
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as editors number them: broken at \\n, \\r\\n or \\r only.
+
+    ``str.splitlines`` also breaks at form feeds, U+2028 and others, which would shift
+    every citation after them.
+    """
+    lines = re.split(r"\r\n|\r|\n", text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _text_lines(text: str) -> list[tuple[int, str]]:
-    return [(n, line.rstrip()) for n, line in enumerate(text.splitlines(), 1)]
+    return [(n, line.rstrip()) for n, line in enumerate(split_lines(text), 1)]
 
 
 def _beir_documents(f: SourceFile, text: str) -> list[Document]:
     """BEIR corpus records: ``{"_id", "title", "text"}``; title and text both cite the record's line."""
     docs = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         try:

@@ -61,6 +61,12 @@ def resolve_model(name: str) -> Path | None:
     return None
 
 
+def model_id(name: str, path: Path | None = None) -> str:
+    """What an index manifest records for a model: a different value means a different model."""
+    path = path if path is not None else resolve_model(name)
+    return name if path is None or name == DEFAULT_MODEL else str(path)
+
+
 class Embedder:
     """One sentence-transformers model: tokenizer for sizing chunks, encoder for vectors."""
 
@@ -81,8 +87,7 @@ class Embedder:
 
     @property
     def model_id(self) -> str:
-        """What the index manifest records: a different value means a different model."""
-        return self.name if self.path is None or self.name == DEFAULT_MODEL else str(self.path)
+        return model_id(self.name, self.path)
 
     @cached_property
     def model(self):

@@ -259,10 +259,10 @@ class QuoteChecker:
 
     def _file_lines(self, source: str) -> list[str] | None:
         if source not in self._lines:
-            from rag.documents import decode
+            from rag.documents import decode, split_lines
 
             try:
-                self._lines[source] = decode((self.root / source).read_bytes(), source).splitlines()
+                self._lines[source] = split_lines(decode((self.root / source).read_bytes(), source))
             except OSError:
                 self._lines[source] = None
         return self._lines[source]

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rag import index_store
 from rag.chunking import Chunk, Sentence, chunk_sentences, split_sentences
 from rag.documents import BUILTIN_BOILERPLATE, CorpusError, SourceFile, list_sources, load_file, load_rules
-from rag.embeddings import Embedder, resolve_model
-from rag.settings import DEFAULT_MODEL, Settings
+from rag.embeddings import Embedder, model_id
+from rag.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,9 +46,8 @@ def fingerprint(settings: Settings) -> dict[str, Any]:
             rules += settings.boilerplate_file.read_bytes()
         except OSError as e:
             raise CorpusError(f"cannot read boilerplate rules {settings.boilerplate_file}: {e.strerror}") from None
-    path = resolve_model(settings.model)
     return {
-        "model": settings.model if path is None or settings.model == DEFAULT_MODEL else str(path),
+        "model": model_id(settings.model),
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
         "boilerplate_sha256": hashlib.sha256(rules).hexdigest(),

@@ -17,7 +17,6 @@ sentence table (so overlapping chunks do not count a term twice).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -258,7 +257,3 @@ class Retriever:
         return [DocHit(doc_id=table.ids[d], score=s, dense=dense_scores.get(d), bm25=bm25_scores.get(d),
                        chunk_index=best_chunk.get(d, table.first_chunk[d]), rank=r)
                 for r, (d, s) in enumerate(ranked[:top_k], 1)]
-
-
-def words(text: str) -> list[str]:
-    return re.findall(TOKEN_PATTERN, text.lower())

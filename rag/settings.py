@@ -83,7 +83,8 @@ class Settings:
         return settings
 
     def replace(self, **changes: object) -> "Settings":
-        changes = {k: v for k, v in changes.items() if v is not None}
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {k: _coerce(fields[k], v) if k in fields else v for k, v in changes.items() if v is not None}
         new = dataclasses.replace(self, **changes, explicit=self.explicit | frozenset(changes))
         new.validate()
         return new
@@ -99,6 +100,12 @@ class Settings:
             raise SettingsError("chunk overlap must be at least 0 and smaller than the chunk size")
         if self.max_answer_sentences < 1:
             raise SettingsError("max answer sentences must be at least 1")
+        if self.fusion not in ("minmax", "rrf"):
+            raise SettingsError(f"fusion must be minmax or rrf, got {self.fusion!r}")
+        if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight <= 0:
+            raise SettingsError("fusion weights must be at least 0, and not both 0")
+        if self.rrf_k < 0 or self.batch_size < 1 or self.max_question_chars < 1:
+            raise SettingsError("rrf_k must be at least 0; batch size and question length at least 1")
 
 
 def _parse(f: dataclasses.Field, raw: str) -> object:
@@ -119,7 +126,10 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
             return float(value)
         if kind == "bool":
             if isinstance(value, str):
-                return value.strip().lower() in {"1", "true", "yes", "on"}
+                word = value.strip().lower()
+                if word not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                    raise ValueError(word)
+                return word in {"1", "true", "yes", "on"}
             return bool(value)
     except (TypeError, ValueError):
         raise SettingsError(f"setting {f.name} (RAG_{f.name.upper()}) has a bad value: {value!r}") from None

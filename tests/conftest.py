@@ -29,6 +29,8 @@ from typing import Callable
 
 import pytest
 
+from rag.documents import split_lines
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT_ROOT / "seeds"
 #: The console script installed next to this interpreter (``pip install -e .``).
@@ -41,18 +43,21 @@ def collapse(text: str) -> str:
 
 def file_lines(path: Path, start: int, end: int) -> str:
     """Lines ``start..end`` (1-based, inclusive) of a file, whitespace collapsed."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = split_lines(path.read_text(encoding="utf-8"))
     return collapse(" ".join(lines[start - 1:end]))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _clean_environment():
-    """No ``RAG_*`` setting of the developer's shell leaks into the tests."""
+def _clean_environment(tmp_path_factory):
+    """No ``RAG_*`` setting of the developer's shell leaks into the tests, and the query
+    encoder cache the index build fills lives in a temporary folder, not in ~/.cache."""
     saved = {k: v for k, v in os.environ.items() if k.startswith("RAG_")}
     for k in saved:
         del os.environ[k]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ["RAG_CACHE_DIR"] = str(tmp_path_factory.mktemp("rag-cache"))
     yield
+    del os.environ["RAG_CACHE_DIR"]
     os.environ.update(saved)
 
 

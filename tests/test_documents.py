@@ -230,3 +230,16 @@ def test_beir_corpus_records_become_documents(tmp_path, caplog):
     assert docs[2].line_numbers == (5,)
     assert all(d.source == f"{tmp_path.name}/corpus.jsonl" for d in docs)
     assert any("corpus.jsonl:2" in r.getMessage() for r in caplog.records)
+
+
+def test_line_numbers_follow_newlines_only_as_editors_count_them(tmp_path):
+    """A form feed or U+2028 inside a line must not shift the lines after it."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Intro with a form\x0cfeed and a \u2028separator.\r\nSecond line here.\rThird line.\n",
+                                  encoding="utf-8")
+    (doc,) = load_file(list_sources(corpus, (".txt",))[0], load_rules())
+    start = doc.text.index("Third line.")
+    assert doc.lines_of(start, start + len("Third line.")) == (3, 3)
+    start = doc.text.index("Second line")
+    assert doc.lines_of(start, start + 5) == (2, 2)
