@@ -185,8 +185,8 @@ class Answerer:
         terms = QueryTerms(query, self._idf())
         ids: list[int] = []
         passage_cov: dict[int, float] = {}
-        for hit in hits:
-            cov = terms.coverage(set(content_terms([hit.chunk.text])[0]))
+        for hit, passage in zip(hits, content_terms([h.chunk.text for h in hits])):
+            cov = terms.coverage(set(passage))
             for i in range(hit.chunk.first_sentence, hit.chunk.last_sentence):
                 if i not in passage_cov:
                     ids.append(i)

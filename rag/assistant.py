@@ -8,6 +8,7 @@ process pick up a generation that ``rag index`` wrote beside it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -176,8 +177,7 @@ class Assistant:
         answer = state.answerer.answer(question, query, state.answerer.score(query, vector, hits))
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        return Answer(question=answer.question, answer=answer.answer, abstained=answer.abstained,
-                      citations=answer.citations, timings_ms=timings, evidence=answer.evidence)
+        return dataclasses.replace(answer, timings_ms=timings)
 
     def info(self) -> dict:
         """What is indexed, with which model and settings, and how big it is."""
