@@ -3,54 +3,94 @@
     python benchmarks/calibrate.py [--questions eval/calibration.jsonl] [--top-k 5]
 
 Runs every question through the real retrieval and sentence scoring once, then searches a
-coarse grid of evidence weights and, for each, the threshold that best separates
-"answerable and the best sentence comes from a supporting source" from "unanswerable"
-(balanced accuracy). Among equally good thresholds it takes the middle of the widest
-run, so the boundary sits away from both classes. Fit on eval/calibration.jsonl, never
-on the shipped evaluation set (eval/questions.jsonl), which measures the result.
+grid of weights (one per :class:`rag.answering.Features` field) twice:
+- evidence weights, which rank sentences: the best sentence of an answerable question
+  should hold one of its facts (ties: come from a supporting source);
+- support weights and threshold, which decide whether to answer: the best support should
+  separate "answerable, and the best-ranked sentence comes from a supporting source"
+  from "unanswerable" (balanced accuracy). Among equally good thresholds it takes the
+  middle of the widest run, so the boundary sits away from both classes.
+Fit on eval/calibration.jsonl, never on the shipped evaluation set (eval/questions.jsonl),
+which measures the result.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def collect(questions: list[dict], top_k: int) -> list[dict]:
+@dataclasses.dataclass
+class Row:
+    answerable: bool
+    features: np.ndarray  # one row of Features values per candidate sentence
+    supported: np.ndarray  # per candidate: it comes from a supporting source
+    has_fact: np.ndarray  # per candidate: it, or a neighbour, holds a fact of the answer
+    question: dict
+
+
+def collect(questions: list[dict], top_k: int) -> list[Row]:
     from rag import Assistant
+    from rag.answering import Weights
     from rag.conversation import standalone_question
 
     assistant = Assistant()
     state = assistant.state()
+    sentences = state.index.sentences
+    names = list(Weights.__dataclass_fields__)
     rows = []
     for q in questions:
         query = standalone_question(q["question"], [])
         vector = assistant.embedder.encode_query(query)
-        hits = state.retriever.search(query, vector, top_k)
-        scored = state.answerer.score(query, vector, hits)
-        rows.append({"q": q, "candidates": [(s.features, Path(s.sentence.source).name) for s in scored]})
+        scored = state.answerer.score(query, vector, state.retriever.search(query, vector, top_k))
+        spellings = [s.lower() for fact in q.get("facts", []) for s in fact]
+
+        def holds_fact(i: int) -> bool:
+            near = " ".join(sentences[j].text for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)).lower()
+            return any(s in near for s in spellings)
+
+        rows.append(Row(answerable=q["answerable"],
+                        features=np.array([[getattr(s.features, n) for n in names] for s in scored]).reshape(-1, len(names)),
+                        supported=np.array([Path(s.sentence.source).name in q.get("sources", []) for s in scored]),
+                        has_fact=np.array([holds_fact(s.sentence_index) for s in scored]), question=q))
     return rows
 
 
-def evaluate(rows: list[dict], weights, penalty) -> tuple[float, float, list[tuple[float, bool, bool]]]:
-    """Best threshold and its balanced accuracy for these weights."""
-    points = []  # (best evidence, answerable, best sentence from a supporting source)
+def ranking(rows: list[Row], weights: np.ndarray) -> tuple[float, float]:
+    """Over answerable questions: how often the best-ranked sentence holds a fact, and how
+    often it comes from a supporting source."""
+    facts = supported = n = 0
     for row in rows:
-        cands = row["candidates"]
-        if not cands:
-            points.append((-1.0, row["q"]["answerable"], False))
+        if row.answerable:
+            n += 1
+            if len(row.features):
+                best = int(np.argmax(row.features @ weights))
+                facts += bool(row.has_fact[best])
+                supported += bool(row.supported[best])
+    return facts / max(n, 1), supported / max(n, 1)
+
+
+def separation(rows: list[Row], ranking_weights: np.ndarray,
+               weights: np.ndarray) -> tuple[float, float, list[tuple[float, bool, bool]]]:
+    """Best threshold for these support weights, and its balanced accuracy."""
+    points = []  # (best support, answerable, best-ranked sentence from a supporting source)
+    for row in rows:
+        if not len(row.features):
+            points.append((-1.0, row.answerable, False))
             continue
-        best = max(cands, key=lambda c: c[0].evidence(weights, penalty))
-        points.append((best[0].evidence(weights, penalty), row["q"]["answerable"],
-                       best[1] in row["q"].get("sources", [])))
+        best = int(np.argmax(row.features @ ranking_weights))
+        points.append((float(np.max(row.features @ weights)), row.answerable, bool(row.supported[best])))
     n_pos = sum(1 for _, a, _ in points if a) or 1
     n_neg = sum(1 for _, a, _ in points if not a) or 1
-    grid = sorted({round(e, 3) for e, _, _ in points} | {0.0, 1.0})
+    grid = sorted({round(e, 3) for e, _, _ in points} | {-1.0, 2.0})
     cuts = [(a + b) / 2 for a, b in zip(grid, grid[1:])]
     scores = []
     for t in cuts:
@@ -67,6 +107,17 @@ def evaluate(rows: list[dict], weights, penalty) -> tuple[float, float, list[tup
     return (left + right) / 2, top, points
 
 
+def grid():
+    """Meaning and coverage weights sum to one; the penalties are searched beside them."""
+    for w_cos in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        for w_sent in (0.0, 0.1, 0.2, 0.3, 0.4):
+            w_pass = round(1 - w_cos - w_sent, 2)
+            if w_pass < 0:
+                continue
+            for penalties in itertools.product((0.0, -0.1, -0.2, -0.3, -0.4, -0.5), repeat=3):
+                yield (w_cos, w_sent, w_pass, *penalties)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "calibration.jsonl")
@@ -74,29 +125,33 @@ def main() -> int:
     args = parser.parse_args()
     questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
     rows = collect(questions, args.top_k)
-    results = []
-    for w_cos in (0.4, 0.5, 0.6, 0.7, 0.8):
-        for w_sent in (0.1, 0.2, 0.3, 0.4):
-            w_pass = round(1 - w_cos - w_sent, 2)
-            if w_pass < 0:
-                continue
-            for penalty in (0.0, 0.1, 0.2, 0.3):
-                t, acc, _ = evaluate(rows, (w_cos, w_sent, w_pass), penalty)
-                results.append((acc, (w_cos, w_sent, w_pass), penalty, t))
-    results.sort(key=lambda r: -r[0])
-    print(f"{len(questions)} questions from {args.questions}")
-    print("balanced accuracy | weights (cosine, sentence coverage, passage coverage) | type penalty | threshold")
-    for acc, w, p, t in results[:10]:
-        print(f"{acc:.3f} | {w} | {p} | {t:.3f}")
-    from rag.answering import EVIDENCE_WEIGHTS, TYPE_PENALTY
+    from rag.answering import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Weights
     from rag.settings import Settings
 
-    t, acc, points = evaluate(rows, EVIDENCE_WEIGHTS, TYPE_PENALTY)
-    print(f"\ncurrent weights {EVIDENCE_WEIGHTS}, penalty {TYPE_PENALTY}: balanced accuracy {acc:.3f} "
-          f"at threshold {t:.3f} (configured: {Settings.load().abstain_threshold})")
+    names = list(Weights.__dataclass_fields__)
+    print(f"{len(questions)} questions from {args.questions}; weights are ({', '.join(names)})")
+    ranked = sorted(((ranking(rows, np.array(w)), w) for w in grid()), key=lambda r: (-r[0][0], -r[0][1]))
+    print("\nevidence (ranking) | best sentence holds a fact | from a supporting source")
+    for (facts, supported), w in ranked[:5]:
+        print(f"{w} | {facts:.3f} | {supported:.3f}")
+    evidence = np.array([getattr(EVIDENCE_WEIGHTS, n) for n in names])
+    print("current evidence weights {} | {:.3f} | {:.3f}".format(tuple(evidence), *ranking(rows, evidence)))
+
+    results = []
+    for w in grid():
+        t, acc, _ = separation(rows, evidence, np.array(w))
+        results.append((acc, w, t))
+    results.sort(key=lambda r: -r[0])
+    print("\nsupport (abstention), with the current evidence weights | balanced accuracy | threshold")
+    for acc, w, t in results[:10]:
+        print(f"{w} | {acc:.3f} | {t:.3f}")
+    support = np.array([getattr(SUPPORT_WEIGHTS, n) for n in names])
+    t, acc, points = separation(rows, evidence, support)
+    print(f"current support weights {tuple(support)} | {acc:.3f} | {t:.3f} "
+          f"(configured threshold: {Settings.load().abstain_threshold})")
     for row, (e, a, ok) in sorted(zip(rows, points), key=lambda x: x[1][0]):
         mark = "ANS" if a else "---"
-        print(f"  {e:6.3f} {mark} {'src-ok' if ok else '      '} {row['q']['id']}: {row['q']['question']}")
+        print(f"  {e:6.3f} {mark} {'src-ok' if ok else '      '} {row.question['id']}: {row.question['question']}")
     return 0
 
 

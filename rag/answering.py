@@ -2,10 +2,13 @@
 
 Answers are extractive and deterministic: every sentence of an answer is a sentence of
 an article, followed by its ``[n]`` marker, and the Sources list says where it stands.
-Each candidate sentence gets an *evidence* score mixing meaning (cosine to the
-question) with coverage (how much of the question's rarer vocabulary the sentence and
-its passage contain). When the best evidence falls below a calibrated threshold the
-documents are taken not to say, and the answer abstains. Wording lives in templates.
+Each candidate sentence gets two scores from the same features: *evidence* (how well it
+answers: meaning, the cosine to the question, mixed with coverage, how much of the
+question's rarer vocabulary the sentence and its passage contain) ranks the sentences;
+*support* (how surely anything answers: it also asks for the kind of answer wanted and
+the names the question is about) decides. When the best support falls below a
+calibrated threshold the documents are taken not to say, and the answer abstains.
+Wording lives in templates.
 """
 
 from __future__ import annotations
@@ -23,9 +26,6 @@ from rag.retrieval import TOKEN_PATTERN, Hit, stemmer
 if TYPE_CHECKING:
     import numpy as np
 
-#: Evidence = weights . (sentence cosine, sentence coverage, passage coverage).
-#: Fitted with benchmarks/calibrate.py on eval/calibration.jsonl (not the eval set).
-EVIDENCE_WEIGHTS = (0.5, 0.2, 0.3)
 #: Further sentences join the answer only when this close to the best one.
 FOLLOW_MARGIN = 0.12
 #: A neighbouring sentence joins the best one when it adds this much question coverage.
@@ -35,11 +35,18 @@ FOLLOW_UP_COVERAGE = 0.5
 #: Sentences this similar to one already chosen add nothing.
 REDUNDANT_COSINE = 0.9
 MIN_WORDS = 4
-#: Evidence lost by a sentence that lacks the kind of answer the question asks for.
-TYPE_PENALTY = 0.3
 
-NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-                    r"forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?)\b", re.I)
+NUMBER_WORDS = (r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                r"hundreds?|thousands?|millions?|billions?|dozens?")
+NUMBER = re.compile(r"\d|\b(one|" + NUMBER_WORDS + r")\b", re.I)
+TIME_UNIT = r"(years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
+#: A count: a figure that is not a year ("2021", "2022/23") and not a length of time ("18-month").
+COUNT = re.compile(r"(?<![/\d])\b(?!(?:1[89]|20)\d\d\b)(\d[\d,.]*|" + NUMBER_WORDS + r")\b(?![-/ ]?(\d|" + TIME_UNIT + "))",
+                   re.I)
+DURATION = re.compile(r"\b(\d[\d,.]*|" + NUMBER_WORDS + r"|a|an|several|many|few)[- ]" + TIME_UNIT +
+                      r"|\b(decades?|years|months)\b", re.I)
+MONEY = re.compile(r"[£$€]\s?\d|\d\s?(pounds|pence|p|k|m|bn|million|billion)\b|\b(million|billion)\b", re.I)
+PERCENT = re.compile(r"\d\s?%|\bper ?cent\b|\b(half|third|quarter|fifth|tenth)s?\b", re.I)
 MONTHS = (r"(january|february|march|april|may|june|july|august|september|october|november|december|"
           r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)")
 TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
@@ -47,15 +54,67 @@ TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
                   r"\d+ (years|months|weeks|days) ago)\b", re.I)
 DATE = re.compile(r"\b\d{1,2}(st|nd|rd|th)? " + MONTHS + r"\b|\b" + MONTHS + r" \d{1,2}\b|"
                   r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.I)
-#: Question openings that ask for a number or a time, and the pattern an answer must contain.
+MONEY_WORDS = r"(money|fund\w*|cash|costs?|paid|pay|budget|salary|salaries|earn\w*|price|fees?|spen[dt]\w*|worth|income)"
+#: What a question asks for, and the pattern a sentence that answers it must contain.
 EXPECTED = [
-    (re.compile(r"\b(how (many|much|long|old|big|large)|what (number|percentage|proportion|share))\b", re.I), NUMBER),
+    (re.compile(r"\bhow many\b(?! (\w+ )?" + TIME_UNIT + r")|^\W*(the )?number of\b|\bwhat number of\b", re.I), COUNT),
+    (re.compile(r"\bhow (long|many (\w+ )?" + TIME_UNIT + r")", re.I), DURATION),
+    (re.compile(r"\bhow much\b.*\b" + MONEY_WORDS + r"|\b" + MONEY_WORDS + r"\b.*\bhow much\b|"
+                r"^\W*(what|how much) (is|was|are|were|does|did) (the |an? )?(\w+ ){0,3}(cost|budget|salary|price|fee)s?\b|"
+                r"^\W*(the )?(\w+ )?(cost|budget|salary|price|fee)s? (of|for)\b|^[^?]*\b(annual|total|yearly) (budget|cost|spend)",
+                re.I), MONEY),
+    (re.compile(r"\bwhat (percentage|proportion|share|fraction)\b", re.I), PERCENT),
+    (re.compile(r"\bhow (old|big|large)\b|\bwhat (size|population)\b", re.I), NUMBER),
     (re.compile(r"\b(when|what (year|decade|month)|which (year|decade|month)|since when)\b", re.I), TIME),
     (re.compile(r"\b(what|which|on what|exact) (date|day)\b", re.I), DATE),
+    (re.compile(r"\b(what('s| is| was) the (name|title)|names? (of )?the|stand for|which (political )?party)\b|"
+                r"\bwho (chairs|chaired|leads|led|heads|headed|runs|ran|wrote|founded|authored)\b|"
+                r"\bwho (is|was) the (\w+ )?(chair|chief|head|leader|author|founder|president|director|secretary|minister)",
+                re.I), "new name"),
 ]
+#: Names in a text: a capitalised word after the first, or an acronym.
+NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’.-]+|\b[A-Z]{2,}\w*")
 #: Words that frame a question rather than say what it is about.
 QUESTION_FRAME = {"many", "much", "according", "mention", "mentioned", "say", "says", "said", "tell",
                   "describe", "explain", "name", "named", "kind", "type", "does", "did", "do"}
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the evidence for one sentence is made of."""
+
+    cosine: float  # meaning: cosine between question and sentence
+    coverage: float  # share of the question's IDF mass the sentence contains
+    passage_coverage: float  # the same for the best passage the sentence stands in
+    missing_type: int  # kinds of answer asked for (a number, a time, a sum of money) the sentence lacks
+    restates: int  # 1 when the sentence has no content word the question lacks: it cannot answer it
+    missing_names: float  # share of the IDF mass of names in the question absent around the sentence
+
+    def score(self, weights: "Weights") -> float:
+        return sum(getattr(weights, f) * getattr(self, f) for f in Weights.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One weight per feature (see :class:`Features`); a score is their weighted sum."""
+
+    cosine: float
+    coverage: float
+    passage_coverage: float
+    missing_type: float
+    restates: float
+    missing_names: float
+
+
+#: Two scores, both fitted with benchmarks/calibrate.py on eval/calibration.jsonl (never on
+#: the evaluation set). *Evidence* ranks sentences: which one answers best.
+EVIDENCE_WEIGHTS = Weights(cosine=0.5, coverage=0.2, passage_coverage=0.3, missing_type=-0.3,
+                           restates=-0.1, missing_names=0.0)
+#: *Support* decides whether any sentence answers at all; below the threshold the answer abstains.
+#: It leans on what a mere mention lacks: the kind of answer asked for, something beyond
+#: the question's own words, the names the question asks about.
+SUPPORT_WEIGHTS = Weights(cosine=0.7, coverage=0.0, passage_coverage=0.3, missing_type=-0.5,
+                          restates=-0.3, missing_names=-0.4)
 
 
 @dataclass(frozen=True)
@@ -75,38 +134,23 @@ class Answer:
     abstained: bool
     citations: list[Citation]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    #: Best evidence score, what the abstention threshold was compared with.
-    evidence: float = 0.0
+    #: Best support score, what the abstention threshold was compared with.
+    support: float = 0.0
 
     def to_dict(self) -> dict:
         """The ``rag ask --json`` shape of ../shared/CONTRACT.md."""
         return {"question": self.question, "answer": self.answer, "abstained": self.abstained,
                 "citations": [asdict(c) for c in self.citations],
                 "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-                "evidence": round(self.evidence, 4)}
-
-
-@dataclass(frozen=True)
-class Features:
-    """What the evidence for one sentence is made of."""
-
-    cosine: float  # meaning: cosine between question and sentence
-    coverage: float  # share of the question's IDF mass the sentence contains
-    passage_coverage: float  # the same for the best passage the sentence stands in
-    missing_type: int  # kinds of answer asked for (a number, a time) the sentence lacks
-
-    def evidence(self, weights: tuple[float, float, float] = EVIDENCE_WEIGHTS,
-                 penalty: float = TYPE_PENALTY) -> float:
-        w_cos, w_sent, w_pass = weights
-        return (w_cos * self.cosine + w_sent * self.coverage + w_pass * self.passage_coverage
-                - penalty * self.missing_type)
+                "support": round(self.support, 4)}
 
 
 @dataclass(frozen=True)
 class Scored:
     sentence_index: int
     sentence: Sentence
-    evidence: float
+    evidence: float  # how well it answers, to rank sentences (EVIDENCE_WEIGHTS)
+    support: float  # how surely it answers, to decide whether to abstain (SUPPORT_WEIGHTS)
     cosine: float
     features: Features
 
@@ -142,9 +186,11 @@ class QueryTerms:
     uses counts as the rarest, so a question about something absent scores low.
     """
 
-    def __init__(self, query: str, idf: dict[str, float]) -> None:
+    def __init__(self, query: str, idf: dict[str, float], known_only: bool = False) -> None:
         self.idf = idf
         self.terms = set(content_terms([query])[0])
+        if known_only:  # only terms the corpus uses
+            self.terms &= idf.keys()
         self.rare = max(idf.values(), default=1.0)
         self.mass = sum(idf.get(t, self.rare) for t in self.terms) or 1.0
 
@@ -165,16 +211,16 @@ class Answerer:
     def answer(self, question: str, query: str, scored: list[Scored]) -> Answer:
         """Answer ``question`` from its scored sentences (see :meth:`score`); ``query`` is what
         was searched (a follow-up made standalone)."""
-        best = scored[0].evidence if scored else 0.0
-        if best < self.threshold:
-            return self._abstain(question, scored, best)
+        support = max((s.support for s in scored), default=0.0)
+        if support < self.threshold:
+            return self._abstain(question, scored, support)
         chosen = self._choose(scored, QueryTerms(query, self._idf()))
         if query != question and not self._covers_own_words(question, chosen):
-            return self._abstain(question, scored, best)
+            return self._abstain(question, scored, support)
         citations = [Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line,
                               quote=s.text, score=round(e, 4)) for n, (s, e) in enumerate(chosen, 1)]
         text = self.templates.render("answer.md.j2", question=question, citations=citations)
-        return Answer(question=question, answer=text, abstained=False, citations=citations, evidence=best)
+        return Answer(question=question, answer=text, abstained=False, citations=citations, support=support)
 
     def score(self, query: str, query_vector: "np.ndarray", hits: list[Hit]) -> list[Scored]:
         """Every sentence of the retrieved passages, best evidence first."""
@@ -183,6 +229,7 @@ class Answerer:
         if not hits:
             return []
         terms = QueryTerms(query, self._idf())
+        names = QueryTerms(" ".join(NAME.findall(query)), self._idf(), known_only=True)
         ids: list[int] = []
         passage_cov: dict[int, float] = {}
         for hit, passage in zip(hits, content_terms([h.chunk.text for h in hits])):
@@ -196,16 +243,20 @@ class Answerer:
             return []
         vectors = self._sentence_vectors(ids)
         cosines = vectors @ np.asarray(query_vector, dtype=np.float32)
-        sentence_terms = content_terms([self.index.sentences[i].text for i in ids])
         expected = [answer for asks, answer in EXPECTED if asks.search(query)]
         scored = []
-        for i, c, t in zip(ids, cosines, sentence_terms):
+        for i, c in zip(ids, cosines):
             text = self.index.sentences[i].text
-            features = Features(cosine=float(c), coverage=terms.coverage(set(t)),
+            own = self._terms(i)
+            features = Features(cosine=float(c), coverage=terms.coverage(own),
                                 passage_coverage=passage_cov[i],
-                                missing_type=sum(1 for answer in expected if not answer.search(text)))
+                                missing_type=sum(1 for answer in expected if not _gives(answer, text, query)),
+                                restates=int(own <= terms.terms),
+                                missing_names=1.0 - names.coverage(own | self._context_terms(i))
+                                if names.terms else 0.0)
             scored.append(Scored(sentence_index=i, sentence=self.index.sentences[i], cosine=float(c),
-                                 evidence=features.evidence(), features=features))
+                                 evidence=features.score(EVIDENCE_WEIGHTS),
+                                 support=features.score(SUPPORT_WEIGHTS), features=features))
         scored.sort(key=lambda s: (-s.evidence, s.sentence_index))
         return scored
 
@@ -238,10 +289,9 @@ class Answerer:
         block = sorted([best.sentence_index] + self._neighbours(best.sentence_index, terms))
         picked = list(block)
         for s in scored[1:]:
-            if len(picked) >= self.max_sentences or s.evidence < max(best.evidence - FOLLOW_MARGIN,
-                                                                    self.threshold):
+            if len(picked) >= self.max_sentences or s.evidence < best.evidence - FOLLOW_MARGIN:
                 break
-            if s.sentence_index not in picked and all(
+            if s.support >= self.threshold and s.sentence_index not in picked and all(
                     self._similarity(s.sentence_index, c) < REDUNDANT_COSINE for c in picked):
                 picked.append(s.sentence_index)
         # The best sentence and its neighbour read in document order; runners-up follow.
@@ -260,19 +310,19 @@ class Answerer:
     def _neighbours(self, i: int, terms: QueryTerms) -> list[int]:
         """The sentence before or after ``i`` in its document, if it adds to the question's coverage."""
         sentences = self.index.sentences
-        base = set(content_terms([sentences[i].text])[0])
+        base = self._terms(i)
         have = terms.coverage(base)
         out = []
         for j in (i + 1, i - 1):
             if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id \
                     and _answer_like(sentences[j]):
-                gain = terms.coverage(base | set(content_terms([sentences[j].text])[0])) - have
+                gain = terms.coverage(base | self._terms(j)) - have
                 if gain >= NEIGHBOUR_GAIN:
                     out.append(j)
                     break
         return out
 
-    def _abstain(self, question: str, scored: list[Scored], best: float) -> Answer:
+    def _abstain(self, question: str, scored: list[Scored], support: float) -> Answer:
         nearest: list[Scored] = []
         for s in scored:
             if all(s.sentence.source != n.sentence.source for n in nearest):
@@ -283,7 +333,24 @@ class Answerer:
                               end_line=s.sentence.end_line, quote=s.sentence.text,
                               score=round(s.evidence, 4)) for n, s in enumerate(nearest, 1)]
         text = self.templates.render("abstain.md.j2", question=question, citations=citations)
-        return Answer(question=question, answer=text, abstained=True, citations=citations, evidence=best)
+        return Answer(question=question, answer=text, abstained=True, citations=citations, support=support)
+
+    def _terms(self, i: int) -> set[str]:
+        """Content terms of sentence ``i``, worked out once per index: every question needs them."""
+        cache = self.index.cache.get("sentence_terms")
+        if cache is None:
+            cache = [set(t) for t in content_terms([s.text for s in self.index.sentences])]
+            self.index.cache["sentence_terms"] = cache
+        return cache[i]
+
+    def _context_terms(self, i: int) -> set[str]:
+        """Terms of the sentences either side of ``i`` in its document: a name said just before counts."""
+        sentences = self.index.sentences
+        out: set[str] = set()
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id:
+                out |= self._terms(j)
+        return out
 
     def _sentence_vectors(self, ids: list[int]) -> "np.ndarray":
         if self.index.sentence_vectors is not None:
@@ -306,6 +373,15 @@ class Answerer:
             idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
             self.index.cache["answer_idf"] = idf
         return idf
+
+
+def _gives(answer: "re.Pattern | str", text: str, question: str) -> bool:
+    """Whether ``text`` holds the kind of answer asked for: a pattern, or a "new name",
+    one the question does not already say (asked "Who chairs the GPC?", "the GPC" is no answer)."""
+    if answer == "new name":
+        said = {w.lower() for w in re.findall(r"[\w'’.-]+", question)}
+        return any(name.lower() not in said for name in NAME.findall(text))
+    return bool(answer.search(text))
 
 
 def _answer_like(s: Sentence) -> bool:

@@ -41,8 +41,8 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
-    #: Evidence below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
-    abstain_threshold: float = 0.362
+    #: Support below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
+    abstain_threshold: float = 0.373
     max_answer_sentences: int = 3
     max_question_chars: int = 2000
     #: Embed every sentence at index time, so answers pick sentences without encoding them.

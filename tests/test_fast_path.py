@@ -117,12 +117,12 @@ def same_answer(a, b) -> None:
     da, db = a.to_dict(), b.to_dict()
     for d in (da, db):
         d.pop("timings_ms")
-        d.pop("evidence")
+        d.pop("support")
     # Scores are rounded to 4 places: a 1e-7 difference may flip the last digit.
     for ca, cb in zip(da["citations"], db["citations"]):
         assert abs(ca.pop("score") - cb.pop("score")) <= 1.5e-4, (ca, cb)
     assert da == db
-    assert abs(a.evidence - b.evidence) < 1e-4
+    assert abs(a.support - b.support) < 1e-4
 
 
 def test_fast_and_full_paths_give_the_same_answers(two_assistants):
@@ -254,7 +254,7 @@ def test_cli_answers_the_same_both_ways(run_rag, seed_index_copy, encoder_cache)
         runs[name] = json.loads(proc.stdout)
     fast, full = runs["fast"], runs["full"]
     assert fast["citations"] and not fast["abstained"]
-    assert abs(fast.pop("evidence") - full.pop("evidence")) <= 1.5e-4
+    assert abs(fast.pop("support") - full.pop("support")) <= 1.5e-4
     for a, b in zip(fast["citations"], full["citations"]):
         assert abs(a.pop("score") - b.pop("score")) <= 1.5e-4
     fast.pop("timings_ms"), full.pop("timings_ms")
