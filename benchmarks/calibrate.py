@@ -1,4 +1,4 @@
-"""Calibrate the answerer's evidence weights and abstention threshold on a development set.
+"""Calibrate the answerer's evidence and support weights and abstention threshold on a development set.
 
     python benchmarks/calibrate.py [--questions eval/calibration.jsonl] [--top-k 5]
 
@@ -54,7 +54,8 @@ def collect(questions: list[dict], top_k: int) -> list[Row]:
         spellings = [s.lower() for fact in q.get("facts", []) for s in fact]
 
         def holds_fact(i: int) -> bool:
-            near = " ".join(sentences[j].text for j in (i - 1, i, i + 1) if 0 <= j < len(sentences)).lower()
+            near = " ".join(sentences[j].text for j in (i - 1, i, i + 1)
+                            if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id).lower()
             return any(s in near for s in spellings)
 
         rows.append(Row(answerable=q["answerable"],
@@ -135,7 +136,7 @@ def main() -> int:
     for (facts, supported), w in ranked[:5]:
         print(f"{w} | {facts:.3f} | {supported:.3f}")
     evidence = np.array([getattr(EVIDENCE_WEIGHTS, n) for n in names])
-    print("current evidence weights {} | {:.3f} | {:.3f}".format(tuple(evidence), *ranking(rows, evidence)))
+    print("current evidence weights {} | {:.3f} | {:.3f}".format(tuple(evidence.tolist()), *ranking(rows, evidence)))
 
     results = []
     for w in grid():
@@ -147,7 +148,7 @@ def main() -> int:
         print(f"{w} | {acc:.3f} | {t:.3f}")
     support = np.array([getattr(SUPPORT_WEIGHTS, n) for n in names])
     t, acc, points = separation(rows, evidence, support)
-    print(f"current support weights {tuple(support)} | {acc:.3f} | {t:.3f} "
+    print(f"current support weights {tuple(support.tolist())} | {acc:.3f} | {t:.3f} "
           f"(configured threshold: {Settings.load().abstain_threshold})")
     for row, (e, a, ok) in sorted(zip(rows, points), key=lambda x: x[1][0]):
         mark = "ANS" if a else "---"

@@ -2,11 +2,12 @@
 
 Answers are extractive and deterministic: every sentence of an answer is a sentence of
 an article, followed by its ``[n]`` marker, and the Sources list says where it stands.
-Each candidate sentence gets two scores from the same features: *evidence* (how well it
-answers: meaning, the cosine to the question, mixed with coverage, how much of the
-question's rarer vocabulary the sentence and its passage contain) ranks the sentences;
-*support* (how surely anything answers: it also asks for the kind of answer wanted and
-the names the question is about) decides. When the best support falls below a
+Each candidate sentence is described by a few :class:`Features`: meaning (the cosine to
+the question), coverage (how much of the question's rarer vocabulary the sentence and
+its passage contain), whether it has the kind of answer asked for, whether it says more
+than the question, and whether the names the question asks about stand near it. Two
+weighted sums of them do two jobs: *evidence* ranks the sentences (which answers best);
+*support* decides whether any answers at all. When the best support falls below a
 calibrated threshold the documents are taken not to say, and the answer abstains.
 Wording lives in templates.
 """
@@ -36,17 +37,21 @@ FOLLOW_UP_COVERAGE = 0.5
 REDUNDANT_COSINE = 0.9
 MIN_WORDS = 4
 
-NUMBER_WORDS = (r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+NUMBER_WORDS = (r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
                 r"hundreds?|thousands?|millions?|billions?|dozens?")
 NUMBER = re.compile(r"\d|\b(one|" + NUMBER_WORDS + r")\b", re.I)
 TIME_UNIT = r"(years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
 #: A count: a figure that is not a year ("2021", "2022/23") and not a length of time ("18-month").
 COUNT = re.compile(r"(?<![/\d])\b(?!(?:1[89]|20)\d\d\b)(\d[\d,.]*|" + NUMBER_WORDS + r")\b(?![-/ ]?(\d|" + TIME_UNIT + "))",
                    re.I)
-DURATION = re.compile(r"\b(\d[\d,.]*|" + NUMBER_WORDS + r"|a|an|several|many|few)[- ]" + TIME_UNIT +
-                      r"|\b(decades?|years|months)\b", re.I)
-MONEY = re.compile(r"[£$€]\s?\d|\d\s?(pounds|pence|p|k|m|bn|million|billion)\b|\b(million|billion)\b", re.I)
-PERCENT = re.compile(r"\d\s?%|\bper ?cent\b|\b(half|third|quarter|fifth|tenth)s?\b", re.I)
+DURATION = re.compile(r"\b(\d[\d,.]*|one|" + NUMBER_WORDS + r"|a|an|several|many|few)[- ]" + TIME_UNIT +
+                      r"|\b(decades?|years|months)\b|\bsince (1[89]|20)\d\d\b|\b(1[89]|20)\d\d ?(-|–|to) ?(1[89]|20)?\d\d\b",
+                      re.I)
+MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(pounds|pence|p|k|m|bn|million|billion|dollars|cents|euros?|usd|eur|gbp)\b|"
+                   r"\b(million|billion)\b", re.I)
+PERCENT = re.compile(r"\d\s?%|\bper ?cent\b|\b(half|third|quarter|fifth|tenth)s?\b|"
+                     r"\b(\d+|one|" + NUMBER_WORDS + r") in (\d+|" + NUMBER_WORDS + r")\b", re.I)
 MONTHS = (r"(january|february|march|april|may|june|july|august|september|october|november|december|"
           r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)")
 TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
@@ -54,7 +59,7 @@ TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
                   r"\d+ (years|months|weeks|days) ago)\b", re.I)
 DATE = re.compile(r"\b\d{1,2}(st|nd|rd|th)? " + MONTHS + r"\b|\b" + MONTHS + r" \d{1,2}\b|"
                   r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.I)
-MONEY_WORDS = r"(money|fund\w*|cash|costs?|paid|pay|budget|salary|salaries|earn\w*|price|fees?|spen[dt]\w*|worth|income)"
+MONEY_WORDS = r"(money|fund\w*|cash|costs?|paid|pay|budget|salary|salaries|earn\w*|price|fees?|spen[dt]|worth|income)\b"
 #: What a question asks for, and the pattern a sentence that answers it must contain.
 EXPECTED = [
     (re.compile(r"\bhow many\b(?! (\w+ )?" + TIME_UNIT + r")|^\W*(the )?number of\b|\bwhat number of\b", re.I), COUNT),
@@ -67,13 +72,13 @@ EXPECTED = [
     (re.compile(r"\bhow (old|big|large)\b|\bwhat (size|population)\b", re.I), NUMBER),
     (re.compile(r"\b(when|what (year|decade|month)|which (year|decade|month)|since when)\b", re.I), TIME),
     (re.compile(r"\b(what|which|on what|exact) (date|day)\b", re.I), DATE),
-    (re.compile(r"\b(what('s| is| was) the (name|title)|names? (of )?the|stand for|which (political )?party)\b|"
+    (re.compile(r"\b(what('s| is| was) the (name|title)|names? (of )?the|which (political )?party)\b|"
                 r"\bwho (chairs|chaired|leads|led|heads|headed|runs|ran|wrote|founded|authored)\b|"
                 r"\bwho (is|was) the (\w+ )?(chair|chief|head|leader|author|founder|president|director|secretary|minister)",
                 re.I), "new name"),
 ]
 #: Names in a text: a capitalised word after the first, or an acronym.
-NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’.-]+|\b[A-Z]{2,}\w*")
+NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]*\w|\b[A-Z]{2,}\w*")
 #: Words that frame a question rather than say what it is about.
 QUESTION_FRAME = {"many", "much", "according", "mention", "mentioned", "say", "says", "said", "tell",
                   "describe", "explain", "name", "named", "kind", "type", "does", "did", "do"}
@@ -81,7 +86,7 @@ QUESTION_FRAME = {"many", "much", "according", "mention", "mentioned", "say", "s
 
 @dataclass(frozen=True)
 class Features:
-    """What the evidence for one sentence is made of."""
+    """What is known of one sentence as an answer to the question."""
 
     cosine: float  # meaning: cosine between question and sentence
     coverage: float  # share of the question's IDF mass the sentence contains
@@ -211,9 +216,11 @@ class Answerer:
     def answer(self, question: str, query: str, scored: list[Scored]) -> Answer:
         """Answer ``question`` from its scored sentences (see :meth:`score`); ``query`` is what
         was searched (a follow-up made standalone)."""
-        support = max((s.support for s in scored), default=0.0)
-        if support < self.threshold:
+        support = max((s.support for s in scored), default=-1.0)
+        if not scored or support < self.threshold:
             return self._abstain(question, scored, support)
+        # Support says whether the documents answer, evidence which sentence does: quoting only
+        # sentences that pass the threshold lowered fact recall on the development set (0.645 -> 0.600).
         chosen = self._choose(scored, QueryTerms(query, self._idf()))
         if query != question and not self._covers_own_words(question, chosen):
             return self._abstain(question, scored, support)
