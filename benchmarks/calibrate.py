@@ -19,11 +19,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rag.evaluation import Question
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,13 +37,14 @@ class Row:
     features: np.ndarray  # one row of Features values per candidate sentence
     supported: np.ndarray  # per candidate: it comes from a supporting source
     has_fact: np.ndarray  # per candidate: it, or a neighbour, holds a fact of the answer
-    question: dict
+    question: "Question"
 
 
-def collect(questions: list[dict], top_k: int) -> list[Row]:
+def collect(questions: list["Question"], top_k: int) -> list[Row]:
     from rag import Assistant
     from rag.answering import Weights
     from rag.conversation import standalone_question
+    from rag.evaluation import normalise
 
     assistant = Assistant()
     state = assistant.state()
@@ -48,19 +52,19 @@ def collect(questions: list[dict], top_k: int) -> list[Row]:
     names = list(Weights.__dataclass_fields__)
     rows = []
     for q in questions:
-        query = standalone_question(q["question"], [])
+        query = standalone_question(q.question, [])
         vector = assistant.embedder.encode_query(query)
         scored = state.answerer.score(query, vector, state.retriever.search(query, vector, top_k))
-        spellings = [s.lower() for fact in q.get("facts", []) for s in fact]
+        spellings = [normalise(s) for fact in q.facts for s in fact]
 
         def holds_fact(i: int) -> bool:
-            near = " ".join(sentences[j].text for j in (i - 1, i, i + 1)
-                            if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id).lower()
+            near = normalise(" ".join(sentences[j].text for j in (i - 1, i, i + 1)
+                                      if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id))
             return any(s in near for s in spellings)
 
-        rows.append(Row(answerable=q["answerable"],
+        rows.append(Row(answerable=q.answerable,
                         features=np.array([[getattr(s.features, n) for n in names] for s in scored]).reshape(-1, len(names)),
-                        supported=np.array([Path(s.sentence.source).name in q.get("sources", []) for s in scored]),
+                        supported=np.array([Path(s.sentence.source).name in q.source_names for s in scored]),
                         has_fact=np.array([holds_fact(s.sentence_index) for s in scored]), question=q))
     return rows
 
@@ -124,7 +128,9 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "calibration.jsonl")
     parser.add_argument("--top-k", type=int, default=5)
     args = parser.parse_args()
-    questions = [json.loads(line) for line in args.questions.read_text().splitlines() if line.strip()]
+    from rag.evaluation import load_questions
+
+    questions = load_questions(args.questions)
     rows = collect(questions, args.top_k)
     from rag.answering import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Weights
     from rag.settings import Settings
@@ -152,7 +158,7 @@ def main() -> int:
           f"(configured threshold: {Settings.load().abstain_threshold})")
     for row, (e, a, ok) in sorted(zip(rows, points), key=lambda x: x[1][0]):
         mark = "ANS" if a else "---"
-        print(f"  {e:6.3f} {mark} {'src-ok' if ok else '      '} {row.question['id']}: {row.question['question']}")
+        print(f"  {e:6.3f} {mark} {'src-ok' if ok else '      '} {row.question.id}: {row.question.question}")
     return 0
 
 

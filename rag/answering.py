@@ -156,7 +156,6 @@ class Scored:
     sentence: Sentence
     evidence: float  # how well it answers, to rank sentences (EVIDENCE_WEIGHTS)
     support: float  # how surely it answers, to decide whether to abstain (SUPPORT_WEIGHTS)
-    cosine: float
     features: Features
 
 
@@ -261,7 +260,7 @@ class Answerer:
                                 restates=int(own <= terms.terms),
                                 missing_names=1.0 - names.coverage(own | self._context_terms(i))
                                 if names.terms else 0.0)
-            scored.append(Scored(sentence_index=i, sentence=self.index.sentences[i], cosine=float(c),
+            scored.append(Scored(sentence_index=i, sentence=self.index.sentences[i],
                                  evidence=features.score(EVIDENCE_WEIGHTS),
                                  support=features.score(SUPPORT_WEIGHTS), features=features))
         scored.sort(key=lambda s: (-s.evidence, s.sentence_index))
@@ -316,18 +315,12 @@ class Answerer:
 
     def _neighbours(self, i: int, terms: QueryTerms) -> list[int]:
         """The sentence before or after ``i`` in its document, if it adds to the question's coverage."""
-        sentences = self.index.sentences
         base = self._terms(i)
         have = terms.coverage(base)
-        out = []
-        for j in (i + 1, i - 1):
-            if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id \
-                    and _answer_like(sentences[j]):
-                gain = terms.coverage(base | self._terms(j)) - have
-                if gain >= NEIGHBOUR_GAIN:
-                    out.append(j)
-                    break
-        return out
+        for j in self._adjacent(i):
+            if _answer_like(self.index.sentences[j]) and terms.coverage(base | self._terms(j)) - have >= NEIGHBOUR_GAIN:
+                return [j]
+        return []
 
     def _abstain(self, question: str, scored: list[Scored], support: float) -> Answer:
         nearest: list[Scored] = []
@@ -352,12 +345,12 @@ class Answerer:
 
     def _context_terms(self, i: int) -> set[str]:
         """Terms of the sentences either side of ``i`` in its document: a name said just before counts."""
+        return set().union(*(self._terms(j) for j in self._adjacent(i)))
+
+    def _adjacent(self, i: int) -> list[int]:
+        """The sentences just after and just before ``i`` in the same document."""
         sentences = self.index.sentences
-        out: set[str] = set()
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id:
-                out |= self._terms(j)
-        return out
+        return [j for j in (i + 1, i - 1) if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id]
 
     def _sentence_vectors(self, ids: list[int]) -> "np.ndarray":
         if self.index.sentence_vectors is not None:
