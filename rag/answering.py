@@ -379,7 +379,7 @@ def _gives(answer: "re.Pattern | str", text: str, question: str) -> bool:
     """Whether ``text`` holds the kind of answer asked for: a pattern, or a "new name",
     one the question does not already say (asked "Who chairs the GPC?", "the GPC" is no answer)."""
     if answer == "new name":
-        said = {w.lower() for w in re.findall(r"[\w'’.-]+", question)}
+        said = {w.lower() for w in re.findall(r"[\w'’-]+", question)}
         return any(name.lower() not in said for name in NAME.findall(text))
     return bool(answer.search(text))
 

@@ -215,6 +215,7 @@ def kinds_asked(question: str) -> list:
     # A name the question does not already say.
     ("Who chairs the Health and Social Care Committee?", "The Committee is chaired by Jeremy Hunt.", True),
     ("Who chairs the GPC?", "It would be great to see the GPC working together.", False),
+    ("Name the chair of the GPC.", "It would be great to see the GPC working together.", False),
 ])
 def test_a_sentence_must_hold_the_kind_of_answer_asked_for(question, text, gives):
     kinds = kinds_asked(question)
