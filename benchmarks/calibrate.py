@@ -128,9 +128,12 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=ROOT / "eval" / "calibration.jsonl")
     parser.add_argument("--top-k", type=int, default=5)
     args = parser.parse_args()
-    from rag.evaluation import load_questions
+    from rag.evaluation import EvalError, load_questions
 
-    questions = load_questions(args.questions)
+    try:
+        questions = load_questions(args.questions)
+    except EvalError as e:
+        sys.exit(f"error: {e}")
     rows = collect(questions, args.top_k)
     from rag.answering import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Weights
     from rag.settings import Settings
