@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from rag.chunking import Sentence
 from rag.index_store import Index
-from rag.retrieval import TOKEN_PATTERN, Hit, stemmer
+from rag.retrieval import TOKEN_PATTERN, Hit, singular_acronyms, stemmer
 
 if TYPE_CHECKING:
     import numpy as np
@@ -79,6 +79,10 @@ EXPECTED = [
 ]
 #: Names in a text: a capitalised word after the first, or an acronym.
 NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]*\w|\b[A-Z]{2,}\w*")
+#: A name in more than this share of the passages is what the collection is about ("GP",
+#: "NHS" in the seeds), not what tells one answer from another: missing it is no penalty.
+#: Anywhere from 0.15 to 0.4 gave the same development-set figures (benchmarks/RESULTS.md).
+COMMON_NAME_SHARE = 0.25
 #: Words that frame a question rather than say what it is about.
 QUESTION_FRAME = {"many", "much", "according", "mention", "mentioned", "say", "says", "said", "tell",
                   "describe", "explain", "name", "named", "kind", "type", "does", "did", "do"}
@@ -179,7 +183,7 @@ def content_terms(texts: list[str]) -> list[list[str]]:
     bm25s = light_bm25s()
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return bm25s.tokenize(texts, token_pattern=TOKEN_PATTERN, stopwords=list(STOPWORDS_EN_PLUS) +
+    return bm25s.tokenize(singular_acronyms(texts), token_pattern=TOKEN_PATTERN, stopwords=list(STOPWORDS_EN_PLUS) +
                           sorted(QUESTION_FRAME), stemmer=stemmer(), return_ids=False, show_progress=False)
 
 
@@ -190,9 +194,10 @@ class QueryTerms:
     uses counts as the rarest, so a question about something absent scores low.
     """
 
-    def __init__(self, query: str, idf: dict[str, float], known_only: bool = False) -> None:
+    def __init__(self, query: str, idf: dict[str, float], known_only: bool = False,
+                 ignore: frozenset[str] = frozenset()) -> None:
         self.idf = idf
-        self.terms = set(content_terms([query])[0])
+        self.terms = set(content_terms([query])[0]) - ignore
         if known_only:  # only terms the corpus uses
             self.terms &= idf.keys()
         self.rare = max(idf.values(), default=1.0)
@@ -235,7 +240,8 @@ class Answerer:
         if not hits:
             return []
         terms = QueryTerms(query, self._idf())
-        names = QueryTerms(" ".join(NAME.findall(query)), self._idf(), known_only=True)
+        names = QueryTerms(" ".join(NAME.findall(query)), self._idf(), known_only=True,
+                           ignore=self._common_terms())
         ids: list[int] = []
         passage_cov: dict[int, float] = {}
         for hit, passage in zip(hits, content_terms([h.chunk.text for h in hits])):
@@ -365,14 +371,30 @@ class Answerer:
         """Inverse document frequency of every term over the index's passages."""
         idf = self.index.cache.get("answer_idf")
         if idf is None:
-            df: dict[str, int] = {}
-            for terms in content_terms([c.text for c in self.index.chunks]):
-                for t in set(terms):
-                    df[t] = df.get(t, 0) + 1
             n = len(self.index.chunks)
-            idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+            idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in self._passage_counts().items()}
             self.index.cache["answer_idf"] = idf
         return idf
+
+    def _common_terms(self) -> frozenset[str]:
+        """Terms in more than COMMON_NAME_SHARE of the passages."""
+        common = self.index.cache.get("common_terms")
+        if common is None:
+            n = len(self.index.chunks)
+            common = frozenset(t for t, d in self._passage_counts().items() if d > COMMON_NAME_SHARE * n)
+            self.index.cache["common_terms"] = common
+        return common
+
+    def _passage_counts(self) -> dict[str, int]:
+        """How many of the index's passages use each term."""
+        counts = self.index.cache.get("passage_counts")
+        if counts is None:
+            counts = {}
+            for terms in content_terms([c.text for c in self.index.chunks]):
+                for t in set(terms):
+                    counts[t] = counts.get(t, 0) + 1
+            self.index.cache["passage_counts"] = counts
+        return counts
 
 
 def _gives(answer: "re.Pattern | str", text: str, question: str) -> bool:

@@ -17,6 +17,7 @@ sentence table (so overlapping chunks do not count a term twice).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     import numpy as np
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"
+#: An acronym's plural ("GPs", "ICSs"). Lower-cased for Snowball, "gps" keeps its "s" (no
+#: vowel before it) and "icss" its "ss", so a plural would never match its singular.
+ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z\d]*[A-Z])s\b")
 FUSIONS = ("rrf", "minmax")
 MODES = ("fused", "dense", "bm25")
 
@@ -72,6 +76,11 @@ class DocHit:
     rank: int  # 1-based
 
 
+def singular_acronyms(texts: list[str]) -> list[str]:
+    """``texts`` with acronym plurals made singular, before tokenising loses the capitals."""
+    return [ACRONYM_PLURAL.sub(r"\1", t) for t in texts]
+
+
 @lru_cache(maxsize=1)
 def stemmer():
     import Stemmer
@@ -83,7 +92,7 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, Snowball-stemmed terms: BM25's view of a text."""
     bm25s = light_imports.bm25s()  # without numba/scipy: ~0.7 s less for a one-off ask
 
-    return bm25s.tokenize(texts, token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=stemmer(),
+    return bm25s.tokenize(singular_acronyms(texts), token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=stemmer(),
                           return_ids=False, show_progress=False)
 
 

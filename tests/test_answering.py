@@ -243,3 +243,26 @@ def test_support_scores_what_a_mere_mention_lacks(seed_assistant):
     assert restating.features.restates == 1 and restating.support < state.answerer.threshold
     javid = sentence("When did Keir Starmer float GP nationalisation?", "Sajid Javid floated")
     assert javid.features.missing_names > 0.5 and javid.support < javid.evidence
+
+
+def test_a_name_most_passages_use_is_not_missed(seed_assistant):
+    """"GP" and "NHS" are what the seeds are about: an answer need not repeat them. A rarer
+    name the question asks about still counts when it is missing."""
+    state = seed_assistant.state()
+    question = "For how long have GP practices really been navigating the new NHS system?"
+    vector = seed_assistant.embedder.encode_query(question)
+    scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
+    navigating = next(s for s in scored if "navigating the new system" in s.sentence.text)
+    assert "GP" not in navigating.sentence.text and "NHS" not in navigating.sentence.text
+    assert navigating.features.missing_names == 0.0
+    assert {"gp", "nhs"} <= state.answerer._common_terms() and "javid" not in state.answerer._common_terms()
+
+
+def test_acronym_plurals_match_their_singular(seed_assistant):
+    """"PCNs" in a sentence covers "PCN" in a question (Snowball alone leaves "pcns")."""
+    state = seed_assistant.state()
+    question = "What population does a PCN cover?"
+    vector = seed_assistant.embedder.encode_query(question)
+    scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
+    covering = next(s for s in scored if "PCNs as GP practices covering" in s.sentence.text)
+    assert covering.features.coverage > 0.3
