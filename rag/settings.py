@@ -42,7 +42,7 @@ class Settings:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     #: Support below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
-    abstain_threshold: float = 0.373
+    abstain_threshold: float = 0.332
     max_answer_sentences: int = 3
     max_question_chars: int = 2000
     #: Embed every sentence at index time, so answers pick sentences without encoding them.
