@@ -35,7 +35,9 @@ TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
 DATE = re.compile(r"\b\d{1,2}(st|nd|rd|th)? " + MONTHS + r"\b|\b" + MONTHS + r" \d{1,2}\b|"
                   r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b", re.I)
 MONEY_WORDS = r"(money|fund\w*|cash|costs?|paid|pay|budget|salary|salaries|earn\w*|price|fees?|spen[dt]|worth|income)\b"
-ROLES = r"(chair|chief|head|leader|author|founder|president|director|secretary|minister)s?\b"
+#: Words for a person in office: "the chief executive", "which health secretary".
+ROLES = (r"(chairs?|chiefs?|heads?|leaders?|authors?|founders?|presidents?|directors?|secretary|secretaries|"
+         r"ministers?|politicians?|MPs?)\b")
 
 #: Names in a text: a capitalised word after the first, or an acronym.
 NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]*\w|\b[A-Z]{2,}\w*")
@@ -72,7 +74,7 @@ KINDS = [
                                 r"\bwho (heads|headed|runs|ran)\b", re.I)),
     #: A person the question does not already name: chairs, authors and office holders are people.
     Kind("person", re.compile(r"\bwho (chairs|chaired|leads|led|wrote|founded|authored)\b|"
-                              r"\bwho (is|was) the (\w+ )?" + ROLES, re.I)),
+                              r"\bwho (is|was|are|were) the (\w+ ){0,3}" + ROLES + r"|\bwhich (\w+ ){0,2}" + ROLES, re.I)),
 ]
 
 
