@@ -50,6 +50,8 @@ def test_a_capitalised_everyday_word_is_not_a_given_name():
     ("Who chairs the GPC?", "person"),
     ("Who led the Fuller Report?", "person"),
     ("Who is the chief executive of NHS England?", "person"),
+    ("Which health secretary floated the idea?", "person"),
+    ("Who are the former and current Secretaries of State?", "person"),
     ("Who runs the ICS?", "new name"),
     ("What is the name of the inquiry?", "new name"),
     ("When was the Long Term Plan published?", "time"),

@@ -86,7 +86,7 @@ def check_citations(answer) -> None:
         assert f"[{c.id}] {c.source}, {line}" in answer.answer
 
 
-#: Known failures (2026-11-22, support weights and threshold 0.373 from benchmarks/calibrate.py);
+#: Known failures (2026-11-22, support weights and threshold 0.332 from benchmarks/calibrate.py);
 #: strict, so a fix shows up as XPASS.
 CALIBRATION = "abstention calibration (rag/answering.py): "
 KNOWN = {
