@@ -1,8 +1,9 @@
 """Documents -> sentences -> chunks, sized in the embedding model's own tokens.
 
-Sentences never cross a paragraph; a heading or a list item is a unit of its own, and a
+Sentences never cross a paragraph; a heading or a list item is a unit of its own, a
 line ending in ``:`` followed by bullet lines is kept whole (so a list can be quoted as
-one passage). A chunk is a run of whole sentences up to ``size`` tokens, overlapping the
+one passage), and so is a block of short lines without sentence punctuation (a
+signature: name, then a role a line). A chunk is a run of whole sentences up to ``size`` tokens, overlapping the
 previous chunk by up to ``overlap`` tokens of whole sentences. A sentence longer than
 ``size`` is cut at token boundaries, so nothing is ever truncated away by the model.
 """
@@ -16,6 +17,8 @@ from typing import Protocol
 from rag.documents import Document
 
 TERMINAL = tuple('.!?:;"”’)]')
+SHORT_LINE_WORDS = 10
+SENTENCE_END = re.compile(r"[.!?]\s")
 BULLET = re.compile(r"\s*([•·▪◦*+\-–]|\d{1,2}[.)])\s+\S")
 
 
@@ -56,8 +59,8 @@ def collapse(text: str) -> str:
 
 
 def paragraphs(text: str) -> list[tuple[int, int, bool]]:
-    """Character spans of paragraphs, and whether each is an introduced list."""
-    spans: list[list] = []  # [start, end, is_list]
+    """Character spans of paragraphs, and whether each is kept whole (an introduced list, a block of short lines)."""
+    spans: list[list] = []  # [start, end, "text" | "list" | "block"]
     prev_line = ""
     pos = 0
     blank_since = False
@@ -71,16 +74,26 @@ def paragraphs(text: str) -> list[tuple[int, int, bool]]:
         lead = start + (len(line) - len(line.lstrip()))
         bullet = bool(BULLET.match(line))
         cur = spans[-1] if spans else None
-        if cur and bullet and (cur[2] or prev_line.endswith(":")):
-            cur[1], cur[2] = end, True  # intro line plus its bullets: one unit
-        elif (cur and not cur[2] and not blank_since and not prev_line.endswith(TERMINAL)
+        if cur and bullet and (cur[2] == "list" or prev_line.endswith(":")):
+            cur[1], cur[2] = end, "list"  # intro line plus its bullets: one unit
+        elif (cur and not blank_since and cur[2] != "list" and not bullet
+              and _short_line(prev_line) and _short_line(stripped)):
+            cur[1], cur[2] = end, "block"  # short lines (a signature, an address): one unit
+        elif (cur and cur[2] == "text" and not blank_since and not prev_line.endswith(TERMINAL)
               and stripped[0].islower()):
             cur[1] = end  # a hard-wrapped line continues the paragraph
         else:
-            spans.append([lead, end, False])
+            spans.append([lead, end, "text"])
         prev_line = stripped
         blank_since = False
-    return [(s, e, lst) for s, e, lst in spans]
+    return [(s, e, kind != "text") for s, e, kind in spans]
+
+
+def _short_line(line: str) -> bool:
+    """A line that is not prose: a few words, no sentence punctuation, not the lower-case
+    continuation of a hard-wrapped sentence."""
+    return (len(line.split()) <= SHORT_LINE_WORDS and not line.endswith(TERMINAL)
+            and not SENTENCE_END.search(line) and not line[0].islower())
 
 
 def split_sentences(doc: Document, counter: TokenCounter, max_tokens: int) -> list[Sentence]:

@@ -67,6 +67,28 @@ def test_an_introduced_list_is_one_unit(seed_docs, embedder):
     assert aims.text.endswith("support broader social and economic development")
 
 
+def test_a_block_of_short_lines_is_one_unit(seed_docs, embedder):
+    """A signature (name, then roles, a line each) answers "what roles does he hold?" only whole."""
+    doc = next(d for d in seed_docs if d.source.endswith("003_e73dfa9ff476ae68.txt"))
+    sentences = split_sentences(doc, embedder, 128)
+    signature = next(s for s in sentences if s.text.startswith("William Greenwood LMC Chief Executive"))
+    assert (signature.start_line, signature.end_line) == (51, 54)
+    assert signature.text.endswith("Chair of a local Patient Participation Group")
+
+
+def test_short_lines_around_prose_or_a_blank_line_stay_apart():
+    text = ("A Heading\nIt starts with a sentence that is long enough to be prose and ends.\n"
+            "Jane Smith\n\nChief Executive\nNorth Trust\n- a bullet\n- another")
+    spans = [text[a:b] for a, b, _ in paragraphs(text)]
+    assert spans == ["A Heading", "It starts with a sentence that is long enough to be prose and ends.",
+                     "Jane Smith", "Chief Executive\nNorth Trust", "- a bullet", "- another"]
+
+
+def test_hard_wrapped_prose_in_short_lines_is_not_a_block():
+    text = "The NHS has a new\nfixation. Integration is\nNow the burning question\nfor all of us."
+    assert not any(whole for _, _, whole in paragraphs(text))
+
+
 def test_chunks_start_and_end_on_sentence_boundaries(seed_docs, embedder):
     for doc in seed_docs:
         sentences, chunks = chunked(doc, embedder)
