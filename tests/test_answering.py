@@ -94,6 +94,9 @@ KNOWN = {
         CALIBRATION + "declined; the best sentence is an unrelated one ('All surgeries must begin...')",
     "Was the latest deal for family doctors settled with the doctors' negotiators?":
         CALIBRATION + "declined; the 2022/23 contract sentence of 004 is not among the candidates",
+    "Which specialist FT hospital is William Greenwood lead governor of?":
+        CALIBRATION + "answered with his signature block (one unit since the block chunking), which "
+                      "mentions a Specialist FT Hospital without naming it",
     "In what year was the NHS founded?":
         CALIBRATION + "answered (support 0.380) with 'Sajid Javid floated ... in early 2022 ... the NHS "
                       "organisation': it has a year and says NHS, but not the founding",
@@ -202,9 +205,9 @@ def test_support_scores_what_a_mere_mention_lacks(seed_assistant):
         scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
         return next(s for s in scored if s.sentence.text.startswith(starts))
 
-    restating = sentence("Which specialist FT hospital is William Greenwood lead governor of?",
-                         "Lead Governor for a Specialist FT Hospital")
-    assert restating.features.restates == 1 and restating.support < state.answerer.threshold
+    restating = sentence("What are the reflections on a 'new' NHS and its impact on general practice?",
+                         "Reflections on a ‘new’ NHS")
+    assert restating.features.restates == 1 and restating.support < restating.evidence
     javid = sentence("When did Keir Starmer float GP nationalisation?", "Sajid Javid floated")
     assert javid.features.missing_names > 0.5 and javid.support < javid.evidence
 
