@@ -215,14 +215,14 @@ class Answerer:
         vectors = self._sentence_vectors(ids)
         cosines = vectors @ np.asarray(query_vector, dtype=np.float32)
         expected = kinds_asked(query)
+        lowercase = self._lowercase_words()
         scored = []
         for i, c in zip(ids, cosines):
             text = self.index.sentences[i].text
             own = self._terms(i)
             features = Features(cosine=float(c), coverage=terms.coverage(own),
                                 passage_coverage=passage_cov[i],
-                                missing_type=sum(1 for kind in expected
-                                                 if not gives(kind, text, query, self._lowercase_words())),
+                                missing_type=sum(1 for kind in expected if not gives(kind, text, query, lowercase)),
                                 restates=int(own <= terms.terms),
                                 missing_names=1.0 - names.coverage(own | self._context_terms(i))
                                 if names.terms else 0.0)

@@ -3,9 +3,10 @@
 Sentences never cross a paragraph; a heading or a list item is a unit of its own, a
 line ending in ``:`` followed by bullet lines is kept whole (so a list can be quoted as
 one passage), and so is a block of short lines without sentence punctuation (a
-signature: name, then a role a line). A chunk is a run of whole sentences up to ``size`` tokens, overlapping the
-previous chunk by up to ``overlap`` tokens of whole sentences. A sentence longer than
-``size`` is cut at token boundaries, so nothing is ever truncated away by the model.
+signature: a name, then a role a line). A chunk is a run of whole sentences up to
+``size`` tokens, overlapping the previous chunk by up to ``overlap`` tokens of whole
+sentences. A sentence longer than ``size`` is cut at token boundaries, so nothing is ever
+truncated away by the model.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def collapse(text: str) -> str:
 
 
 def paragraphs(text: str) -> list[tuple[int, int, bool]]:
-    """Character spans of paragraphs, and whether each is kept whole (an introduced list, a block of short lines)."""
+    """Character spans of paragraphs, and whether each is kept whole (an introduced list,
+    a block of short lines)."""
     spans: list[list] = []  # [start, end, "text" | "list" | "block"]
     prev_line = ""
     pos = 0
