@@ -67,7 +67,9 @@ KINDS = [
     Kind("percentage", re.compile(r"\bwhat (percentage|proportion|share|fraction)\b", re.I), PERCENT),
     Kind("number", re.compile(r"\bhow (old|big|large)\b|\bwhat('s| is| was| are| were)? (the )?(size|population)\b", re.I),
          NUMBER),
-    Kind("time", re.compile(r"\b(when|what (year|decade|month)|which (year|decade|month)|since when)\b", re.I), TIME),
+    #: "When" as a question word ("When did ...", "... and when was ..."), not "... when managers let go".
+    Kind("time", re.compile(r"^\W*when\b|\bwhen (did|do|does|was|were|is|are|will|would|has|have|had)\b|"
+                            r"\b(what (year|decade|month)|which (year|decade|month)|since when)\b", re.I), TIME),
     Kind("date", re.compile(r"\b(what|which|on what|exact) (date|day)\b", re.I), DATE),
     #: A name the question does not already say.
     Kind("new name", re.compile(r"\b(what('s| is| was) the (name|title)|names? (of )?the|which (political )?party)\b|"

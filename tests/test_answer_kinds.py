@@ -56,6 +56,7 @@ def test_a_capitalised_everyday_word_is_not_a_given_name():
     ("What is the name of the inquiry?", "new name"),
     ("When was the Long Term Plan published?", "time"),
     ("What is the population of Cheshire?", "number"),
+    ("What did the inquiry conclude and when was its report published?", "time"),
 ])
 def test_what_a_question_asks_for(question, kind):
     assert [k.name for k in kinds_asked(question)] == [kind]
@@ -63,6 +64,7 @@ def test_what_a_question_asks_for(question, kind):
 
 @pytest.mark.parametrize("question", ["What is integration?", "Who is the article written for?",
                                       "How much does general practice matter?", "Why did CCGs end?",
-                                      "Who was the short leadership programme co-designed with?"])
+                                      "Who was the short leadership programme co-designed with?",
+                                      "What could surgeries deliver when managers loosened their grip?"])
 def test_open_questions_ask_for_no_particular_kind_of_answer(question):
     assert kinds_asked(question) == []
