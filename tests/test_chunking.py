@@ -59,21 +59,17 @@ def test_sentences_follow_the_text(seed_docs, embedder):
     assert "What action can general practice take within the new system?" in texts
 
 
-def test_an_introduced_list_is_one_unit(seed_docs, embedder):
+@pytest.mark.parametrize("starts, lines, ends", [
+    # An introduced list: the line ending in ":" and its bullets.
+    ("They exist to achieve four aims:", (9, 14), "support broader social and economic development"),
+    # A signature, name then a role a line: "what roles does he hold?" is answered only by it whole.
+    ("William Greenwood LMC Chief Executive", (51, 54), "Chair of a local Patient Participation Group"),
+])
+def test_a_list_or_a_block_of_short_lines_is_one_unit(seed_docs, embedder, starts, lines, ends):
     doc = next(d for d in seed_docs if d.source.endswith("003_e73dfa9ff476ae68.txt"))
-    sentences = split_sentences(doc, embedder, 128)
-    aims = next(s for s in sentences if s.text.startswith("They exist to achieve four aims:"))
-    assert (aims.start_line, aims.end_line) == (9, 14)
-    assert aims.text.endswith("support broader social and economic development")
-
-
-def test_a_block_of_short_lines_is_one_unit(seed_docs, embedder):
-    """A signature (name, then roles, a line each) answers "what roles does he hold?" only whole."""
-    doc = next(d for d in seed_docs if d.source.endswith("003_e73dfa9ff476ae68.txt"))
-    sentences = split_sentences(doc, embedder, 128)
-    signature = next(s for s in sentences if s.text.startswith("William Greenwood LMC Chief Executive"))
-    assert (signature.start_line, signature.end_line) == (51, 54)
-    assert signature.text.endswith("Chair of a local Patient Participation Group")
+    unit = next(s for s in split_sentences(doc, embedder, 128) if s.text.startswith(starts))
+    assert (unit.start_line, unit.end_line) == lines
+    assert unit.text.endswith(ends)
 
 
 def test_short_lines_around_prose_or_a_blank_line_stay_apart():
