@@ -89,11 +89,17 @@ def gives(kind: Kind, text: str, question: str, lowercase_words: frozenset[str] 
     case: a capitalised one ("General Practice") is not taken for a given name."""
     if kind.gives is not None:
         return bool(kind.gives.search(text))
-    said = {w.lower() for w in re.findall(r"[\w'’-]+", question)}
+    said = _words_of(question)
     if kind.name == "person":
         return any({first.lower(), last.lower()} - said for first, last in PERSON.findall(text)
                    if first.lower() not in lowercase_words and is_given_name(first))
     return any(name.lower() not in said for name in NAME.findall(text))
+
+
+@lru_cache(maxsize=64)
+def _words_of(question: str) -> frozenset[str]:
+    """The question's words, lower-cased: asked once per candidate sentence, split once."""
+    return frozenset(w.lower() for w in re.findall(r"[\w'’-]+", question))
 
 
 def is_given_name(word: str) -> bool:

@@ -203,8 +203,8 @@ class Answerer:
                            ignore=self._common_terms())
         ids: list[int] = []
         passage_cov: dict[int, float] = {}
-        for hit, passage in zip(hits, content_terms([h.chunk.text for h in hits])):
-            cov = terms.coverage(set(passage))
+        for hit in hits:
+            cov = terms.coverage(self._passage_terms()[hit.chunk_index])
             for i in range(hit.chunk.first_sentence, hit.chunk.last_sentence):
                 if i not in passage_cov:
                     ids.append(i)
@@ -302,12 +302,9 @@ class Answerer:
         return Answer(question=question, answer=text, abstained=True, citations=citations, support=support)
 
     def _terms(self, i: int) -> set[str]:
-        """Content terms of sentence ``i``, worked out once per index: every question needs them."""
-        cache = self.index.cache.get("sentence_terms")
-        if cache is None:
-            cache = [set(t) for t in content_terms([s.text for s in self.index.sentences])]
-            self.index.cache["sentence_terms"] = cache
-        return cache[i]
+        """Content terms of sentence ``i``."""
+        return self._per_index("sentence_terms", lambda: [
+            set(t) for t in content_terms([s.text for s in self.index.sentences])])[i]
 
     def _context_terms(self, i: int) -> set[str]:
         """Terms of the sentences either side of ``i`` in its document: a name said just before counts."""
@@ -329,40 +326,45 @@ class Answerer:
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of every term over the index's passages."""
-        idf = self.index.cache.get("answer_idf")
-        if idf is None:
+        def compute() -> dict[str, float]:
             n = len(self.index.chunks)
-            idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in self._passage_counts().items()}
-            self.index.cache["answer_idf"] = idf
-        return idf
+            return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in self._passage_counts().items()}
+
+        return self._per_index("answer_idf", compute)
 
     def _lowercase_words(self) -> frozenset[str]:
-        """Words the articles write in lower case ("general"), worked out once per index."""
-        words = self.index.cache.get("lowercase_words")
-        if words is None:
-            words = frozenset(w for s in self.index.sentences for w in re.findall(r"\b[a-z]+\b", s.text))
-            self.index.cache["lowercase_words"] = words
-        return words
+        """Words the articles write in lower case ("general")."""
+        return self._per_index("lowercase_words", lambda: frozenset(
+            w for s in self.index.sentences for w in re.findall(r"\b[a-z]+\b", s.text)))
 
     def _common_terms(self) -> frozenset[str]:
         """Terms in more than COMMON_NAME_SHARE of the passages."""
-        common = self.index.cache.get("common_terms")
-        if common is None:
-            n = len(self.index.chunks)
-            common = frozenset(t for t, d in self._passage_counts().items() if d > COMMON_NAME_SHARE * n)
-            self.index.cache["common_terms"] = common
-        return common
+        n = len(self.index.chunks)
+        return self._per_index("common_terms", lambda: frozenset(
+            t for t, d in self._passage_counts().items() if d > COMMON_NAME_SHARE * n))
 
     def _passage_counts(self) -> dict[str, int]:
         """How many of the index's passages use each term."""
-        counts = self.index.cache.get("passage_counts")
-        if counts is None:
-            counts = {}
-            for terms in content_terms([c.text for c in self.index.chunks]):
-                for t in set(terms):
+        def compute() -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for terms in self._passage_terms():
+                for t in terms:
                     counts[t] = counts.get(t, 0) + 1
-            self.index.cache["passage_counts"] = counts
-        return counts
+            return counts
+
+        return self._per_index("passage_counts", compute)
+
+    def _passage_terms(self) -> list[set[str]]:
+        """Content terms of every passage (chunk), by chunk number."""
+        return self._per_index("passage_terms", lambda: [
+            set(t) for t in content_terms([c.text for c in self.index.chunks])])
+
+    def _per_index(self, key: str, compute):
+        """``compute()``, worked out once per loaded index: every question needs it."""
+        value = self.index.cache.get(key)
+        if value is None:
+            value = self.index.cache[key] = compute()
+        return value
 
 
 def _answer_like(s: Sentence) -> bool:
