@@ -117,6 +117,7 @@ class Assistant:
                         index.generation, index.manifest.get("model"))
             return False
         fresh = self._make_state(index)
+        self._warm(fresh)  # its lazy tables are built here, not in the first request after the switch
         with self._lock:
             if self._state is not None and self._state.index.generation == current_name(self.settings):
                 return False  # another caller switched already
@@ -154,10 +155,16 @@ class Assistant:
                             max_sentences=s.max_answer_sentences, encode=self.embedder.encode)
         return State(index=index, retriever=retriever, answerer=answerer)
 
+    def _warm(self, state: State) -> None:
+        """Build a state's lazy tables (BM25, term counts) with one throwaway search."""
+        query = "warm up"
+        vector = self.embedder.encode_query(query)
+        state.answerer.score(query, vector, state.retriever.search(query, vector, 1))
+
     # -- asking ---------------------------------------------------------------------
     def search(self, query: str, top_k: int | None = None) -> list[Hit]:
         query = check_question(query, self.settings.max_question_chars)
-        top_k = self._top_k(top_k)
+        top_k = self.resolve_top_k(top_k)
         state = self.state()
         vector = self.embedder.encode_query(query)
         hits = state.retriever.search(query, vector, top_k)
@@ -165,19 +172,26 @@ class Assistant:
 
     def ask(self, question: str, top_k: int | None = None, history: list[str] | None = None) -> Answer:
         """Answer from the articles, or abstain; ``history`` is the user's earlier questions."""
+        return self.ask_with_passages(question, top_k, history)[0]
+
+    def ask_with_passages(self, question: str, top_k: int | None = None,
+                          history: list[str] | None = None) -> tuple[Answer, list[Hit]]:
+        """:meth:`ask`, with the passages as :meth:`search` ranks them, from the same one search
+        (an evaluation scores both)."""
         t0 = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
         history = [check_question(h, self.settings.max_question_chars) for h in history or []]
-        top_k = self._top_k(top_k)
+        top_k = self.resolve_top_k(top_k)
         state = self.state()
         query = standalone_question(question, history)
         vector = self.embedder.encode_query(query)
         hits = state.retriever.search(query, vector, top_k)
         t1 = time.perf_counter()
-        answer = state.answerer.answer(question, query, state.answerer.score(query, vector, hits))
+        scored = state.answerer.score(query, vector, hits)
+        answer = state.answerer.answer(question, query, scored)
         t2 = time.perf_counter()
         timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        return dataclasses.replace(answer, timings_ms=timings)
+        return dataclasses.replace(answer, timings_ms=timings), state.answerer.rerank(hits, scored)
 
     def info(self) -> dict:
         """What is indexed, with which model and settings, and how big it is."""
@@ -193,7 +207,8 @@ class Assistant:
                 "counts": manifest.get("counts", {}), "bytes": size, "built_at": manifest.get("built_at"),
                 "stale": indexing.stale_reason(manifest, settings, files)}
 
-    def _top_k(self, top_k: int | None) -> int:
+    def resolve_top_k(self, top_k: int | None) -> int:
+        """``top_k``, or the configured default; below 1 is refused."""
         k = self.settings.top_k if top_k is None else top_k
         if k < 1:
             raise QuestionError(f"top-k must be at least 1, got {k}")

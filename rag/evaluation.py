@@ -490,9 +490,10 @@ def run(assistant: "Assistant", questions: list[Question], top_k: int | None = N
     latency is per question, not start-up.
     """
     settings = assistant.settings
-    k = settings.top_k if top_k is None else top_k
-    if k < 1:
-        raise EvalError(f"top-k must be at least 1, got {k}")
+    try:
+        k = assistant.resolve_top_k(top_k)
+    except RagError as e:
+        raise EvalError(str(e)) from None
     from rag.assistant import check_question
 
     for q in questions:  # refuse a bad question before any model or index is loaded
@@ -510,11 +511,10 @@ def run(assistant: "Assistant", questions: list[Question], top_k: int | None = N
     for n, q in enumerate(questions, 1):
         t0 = time.perf_counter()
         try:
-            answer = assistant.ask(q.question, top_k=top_k)
+            answer, hits = assistant.ask_with_passages(q.question, top_k=k)
         except RagError as e:
             raise EvalError(f"{q.where}: question {q.id!r}: {e}") from None
         latency = round((time.perf_counter() - t0) * 1000, 2)  # as the report stores it, so rescoring agrees
-        hits = assistant.search(q.question, top_k=top_k)
         retrieved = tuple(dict.fromkeys(base_name(h.chunk.source) for h in hits))
         outcomes.append(Outcome(question=q, response=answer.to_dict(), retrieved=retrieved, latency_ms=latency))
         if progress:

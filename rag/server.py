@@ -168,7 +168,6 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
 
     def warm_up() -> None:
         # The first question pays for loading torch, the model and lazy tables: pay it now.
-        assistant.state()
         assistant.ask("What is this about?")
 
     async def load() -> None:
@@ -188,10 +187,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
     async def reload() -> bool:
         # Not behind the answers' limiter: a busy server must still notice a new index.
         try:
-            switched = await anyio.to_thread.run_sync(assistant.reload_if_changed)
-            if switched:  # build the new index's lazy tables now, not in a user's request
-                await anyio.to_thread.run_sync(functools.partial(assistant.search, "warm up"))
-            return switched
+            return await anyio.to_thread.run_sync(assistant.reload_if_changed)
         except RagError as e:
             log.warning("index reload failed: %s", e)
         except Exception:  # a bug: keep serving the index we have
@@ -253,15 +249,20 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
         log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
         return error_response(500, f"internal error ({type(exc).__name__}); see the server log", type="server_error")
 
-    async def answer(question: str, top_k: int | None, history: list[str], param: str):
+    async def call(fn, *args, param: str, **kwargs):
+        """``fn`` of the Assistant in a worker thread: a bad question is 400 on ``param``, an
+        index that cannot be loaded 503."""
         if not readiness.ready:
             raise not_ready(readiness)
         try:
-            return await in_thread(assistant.ask, question, top_k=top_k, history=history)
+            return await in_thread(fn, *args, **kwargs)
         except QuestionError as e:
             raise ApiError(400, str(e), param=param) from None
         except RagError as e:
             raise ApiError(503, str(e), type="server_error", code="index_unavailable") from None
+
+    async def answer(question: str, top_k: int | None, history: list[str], param: str):
+        return await call(assistant.ask, question, param=param, top_k=top_k, history=history)
 
     # -- OpenAI-compatible ----------------------------------------------------------------
     @app.post("/v1/chat/completions")
@@ -270,7 +271,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
         result = await answer(question, body.top_k, history, param)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        citations = [dataclasses.asdict(c) for c in result.citations]
+        citations = result.to_dict()["citations"]
         if not body.stream:
             message = {"role": "assistant", "content": result.answer, "refusal": None,
                        "citations": citations, "abstained": result.abstained}
@@ -300,14 +301,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
     @app.get("/api/search")
     async def search(q: str = Query(..., description="What to look for"),
                      top_k: int | None = Query(None, ge=1, le=MAX_TOP_K)):
-        if not readiness.ready:
-            raise not_ready(readiness)
-        try:
-            hits = await in_thread(assistant.search, q, top_k=top_k)
-        except QuestionError as e:
-            raise ApiError(400, str(e), param="q") from None
-        except RagError as e:
-            raise ApiError(503, str(e), type="server_error", code="index_unavailable") from None
+        hits = await call(assistant.search, q, param="q", top_k=top_k)
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.post("/api/reload")
@@ -335,8 +329,6 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
                                                                  "Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.state.readiness = readiness
-    app.state.assistant = assistant
     return app
 
 
