@@ -49,11 +49,6 @@ def check_question(question: object, max_chars: int) -> str:
     return question
 
 
-def current_name(settings: Settings) -> str | None:
-    gen = index_store.current_generation(settings.index_dir)
-    return gen.name if gen else None
-
-
 @dataclass(frozen=True)
 class State:
     """What one request works against; swapped whole when a new generation appears."""
@@ -119,7 +114,7 @@ class Assistant:
         fresh = self._make_state(index)
         self._warm(fresh)  # its lazy tables are built here, not in the first request after the switch
         with self._lock:
-            if self._state is not None and self._state.index.generation == current_name(self.settings):
+            if self._state is not None and self._state.index.generation == fresh.index.generation:
                 return False  # another caller switched already
             self._state = fresh
         log.info("switched to index %s", fresh.index.generation)
@@ -195,9 +190,9 @@ class Assistant:
 
     def info(self) -> dict:
         """What is indexed, with which model and settings, and how big it is."""
-        manifest = index_store.read_manifest(self.settings.index_dir)
-        settings = indexing.adopt(manifest, self.settings)
         gen = index_store.current_generation(self.settings.index_dir)
+        manifest = index_store.read_manifest(self.settings.index_dir, gen)
+        settings = indexing.adopt(manifest, self.settings)
         size = sum(p.stat().st_size for p in gen.iterdir()) if gen else 0
         files = list_sources(self.settings.corpus, self.settings.extensions)
         return {"index": str(self.settings.index_dir), "generation": gen.name if gen else None,

@@ -25,6 +25,9 @@ def is_follow_up(question: str) -> bool:
 
 
 def _content_words(words: list[str]) -> list[str]:
+    from rag.light_imports import bm25s
+
+    bm25s()  # without numba/scipy, as answering does
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return [w for w in words if w not in STOPWORDS_EN_PLUS]
@@ -32,7 +35,7 @@ def _content_words(words: list[str]) -> list[str]:
 
 def standalone_question(question: str, history: list[str]) -> str:
     """The text to search for ``question``, given the user's earlier questions (oldest first)."""
-    previous = [h.strip() for h in history if isinstance(h, str) and h.strip()]
+    previous = [h.strip() for h in history if h.strip()]
     if not previous or not is_follow_up(question):
         return question
     return f"{_resolved(previous)} {question}"

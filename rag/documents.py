@@ -19,6 +19,7 @@ from pathlib import Path
 
 log = logging.getLogger("rag")
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 BUILTIN_BOILERPLATE = Path(__file__).with_name("boilerplate.txt")
 
 
@@ -100,15 +101,10 @@ def load_file(f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
     except OSError as e:
         log.warning("skipping %s: cannot read it (%s)", f.source, e.strerror)
         return []
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a byte-order mark
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    if b"\x00" in data[:8192]:
+    text = None if b"\x00" in data[:8192] and not data.startswith(UTF16_BOMS) else decode(data, f.source)
+    if text is None or "\x00" in text[:8192]:  # NULs in text: binary, or broken UTF-16
         log.warning("skipping %s: it looks like a binary file, not text", f.source)
         return []
-    text = decode(data, f.source)
     suffix = f.path.suffix.lower()
     if suffix == ".jsonl":
         return _beir_documents(f, text)
@@ -136,17 +132,19 @@ def load_documents(files: list[SourceFile], rules: list[re.Pattern[str]]) -> lis
 
 
 def decode(data: bytes, name: str) -> str:
-    """UTF-8 when it is; otherwise the most likely encoding, said in a warning.
+    """UTF-8 (or UTF-16 with a byte-order mark) when it is; otherwise the most likely
+    encoding, said in a warning.
 
     charset-normalizer cannot tell the Latin code pages apart on a short English text
     (it guesses cp1250 for cp1252 curly quotes, mangling accents), so when its guess is a
     Latin script and the bytes are valid cp1252 -- the de facto default of Western text
     and of the web (WHATWG) -- cp1252 wins.
     """
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    for encoding in (["utf-16"] if data.startswith(UTF16_BOMS) else []) + ["utf-8-sig"]:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -233,12 +231,6 @@ class _HTMLText(HTMLParser):
         if tag in self.SKIP:
             self._skip += 1
         elif tag in self.BLOCK:
-            self._open, self._block = False, True
-        elif tag == "br":
-            self._open = False
-
-    def handle_startendtag(self, tag, attrs):
-        if tag in self.BLOCK:
             self._open, self._block = False, True
         elif tag == "br":
             self._open = False

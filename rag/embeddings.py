@@ -200,11 +200,9 @@ class Embedder:
                         return True
                     except query_encoder.Unavailable as e:
                         log.info("exporting the light query encoder again: %s", e)
-                elif state == "ready" or (state == "failed" and not force):
+                elif not force and state in ("ready", "failed"):  # another process may have exported it
                     self.__dict__.pop("query_encoder", None)
-                    encoder = self.query_encoder
-                    if encoder is not None or not force:
-                        return encoder is not None
+                    return self.query_encoder is not None
                 self.__dict__["query_encoder"] = query_encoder.export(self.model, self.path, self.cache_dir)
                 self.fast_query_problem = None
                 return True

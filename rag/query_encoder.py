@@ -240,7 +240,7 @@ def _export_into(model: Any, folder: Path) -> dict[str, Any]:
     backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
     if backend is None:
         raise Unavailable("the model has no fast tokenizer")
-    backend.to_str()  # a tokenizer that cannot be serialised fails here, not at query time
+    # A tokenizer that cannot be serialised fails here, not at query time.
     (folder / TOKENIZER_FILE).write_text(backend.to_str(), encoding="utf-8")
     first = model[0]
     lower_case = bool(getattr(first, "do_lower_case", False))
@@ -296,7 +296,6 @@ def _export_into(model: Any, folder: Path) -> dict[str, Any]:
             raise Unavailable(f"vectors differ from sentence-transformers (cosine {cosine:.7f} "
                               f"for {text[:40]!r})")
     check = model.encode([SELF_CHECK], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
-    import onnxruntime
     import sentence_transformers
     import tokenizers
 
@@ -305,7 +304,7 @@ def _export_into(model: Any, folder: Path) -> dict[str, Any]:
                 entry_files={name: [*_stat(folder / name), crc] for name, crc in
                              _Checksums(folder, [ONNX_FILE, DATA_FILE, TOKENIZER_FILE]).result().items()},
                 versions={"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__,
-                          "onnxruntime": onnxruntime.__version__, "tokenizers": tokenizers.__version__})
+                          "onnxruntime": ort.__version__, "tokenizers": tokenizers.__version__})
     return meta
 
 

@@ -75,12 +75,7 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for f in dataclasses.fields(cls):
-            if f.name in values:
-                values[f.name] = _coerce(f, values[f.name])
-        settings = cls(**values, explicit=frozenset(values))
-        settings.validate()
-        return settings
+        return cls().replace(**values)  # coerced, marked explicit and validated there
 
     def replace(self, **changes: object) -> "Settings":
         fields = {f.name: f for f in dataclasses.fields(self)}

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import SEEDS, collapse
-from rag.documents import CorpusError, Document, list_sources, load_documents, load_file, load_rules
+from rag.documents import CorpusError, Document, decode, list_sources, load_documents, load_file, load_rules
 
 EXTS = (".txt", ".md", ".html", ".htm", ".jsonl")
 
@@ -178,6 +178,13 @@ def test_utf8_with_bom_and_utf16_are_read(tmp_path):
     for name in ("bom.txt", "wide.txt"):
         doc, = load_one(tmp_path / name)
         assert doc.text == "Integrated care systems replaced CCGs."
+
+
+def test_decode_reads_utf16_as_the_loader_does():
+    """The evaluation's quote check reads cited files with ``decode``: its lines must be the loader's."""
+    text = "Integrated care systems\r\nreplaced CCGs.\r\n"
+    assert decode(text.encode("utf-16"), "wide.txt") == text
+    assert decode(text.encode("utf-16-be")[:-1], "bad.txt")  # broken UTF-16 still decodes, as something
 
 
 def test_binary_and_empty_files_are_skipped_with_warnings_naming_them(tmp_path, caplog):
