@@ -201,18 +201,13 @@ def evaluate(data: Data, run: dict[str, dict[str, float]]) -> dict[str, float]:
     return {m: round(float(scores[m]), 4) for m in METRICS}
 
 
-def retriever_for(index, s: Settings) -> Retriever:
-    return Retriever(index, candidates=s.candidates, rrf_k=s.rrf_k, dense_weight=s.dense_weight,
-                     bm25_weight=s.bm25_weight, fusion=s.fusion, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
-
-
 def sweep(index, data: Data, vectors, base: Settings) -> list[dict]:
     """Fusion and BM25 settings over a grid, each through the real retriever (tuning only)."""
     rows = []
 
     def score(modes, **changes):
         s = base.replace(**changes)
-        r = retriever_for(index, s)
+        r = Retriever.from_settings(index, s)
         for mode in modes:
             t0 = time.perf_counter()
             m = evaluate(data, run_queries(r, data, vectors, mode))
@@ -309,7 +304,7 @@ def run(a: argparse.Namespace) -> int:
             rows = sweep(index, data, vectors, settings)
             result = {"sweep": rows}
         else:
-            retriever = retriever_for(index, settings)
+            retriever = Retriever.from_settings(index, settings)
             results, search_ms = {}, {}
             for mode in ("dense", "bm25", "fused"):
                 t0 = time.perf_counter()

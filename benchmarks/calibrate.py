@@ -43,7 +43,6 @@ class Row:
 def collect(questions: list["Question"], top_k: int) -> list[Row]:
     from rag import Assistant
     from rag.answering import Weights
-    from rag.conversation import standalone_question
     from rag.evaluation import normalise
 
     assistant = Assistant()
@@ -52,7 +51,7 @@ def collect(questions: list["Question"], top_k: int) -> list[Row]:
     names = list(Weights.__dataclass_fields__)
     rows = []
     for q in questions:
-        query = standalone_question(q.question, [])
+        query = q.question  # no history: what `rag ask` searches
         vector = assistant.embedder.encode_query(query)
         scored = state.answerer.score(query, vector, state.retriever.search(query, vector, top_k))
         spellings = [normalise(s) for fact in q.facts for s in fact]

@@ -80,10 +80,9 @@ def summary(runs: list[dict]) -> dict:
 
 
 def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+    import numpy as np
+
+    return float(np.percentile(values, q * 100))
 
 
 def warm_worker(fast: bool, index_dir: str, cache_dir: str) -> None:
@@ -91,8 +90,9 @@ def warm_worker(fast: bool, index_dir: str, cache_dir: str) -> None:
     from rag.assistant import Assistant
     from rag.settings import Settings
 
-    questions = [json.loads(l)["question"] for l in QUESTIONS.read_text(encoding="utf-8").splitlines()
-                 if l.strip()] if QUESTIONS.exists() else [QUESTION]
+    from rag.evaluation import load_questions
+
+    questions = [q.question for q in load_questions(QUESTIONS)] if QUESTIONS.exists() else [QUESTION]
     assistant = Assistant(Settings.load(corpus=SEEDS, index_dir=Path(index_dir), cache_dir=Path(cache_dir),
                                         fast_query=fast))
     for q in questions:  # warm-up pass: model, index, BM25 and templates loaded

@@ -143,9 +143,7 @@ class Assistant:
 
     def _make_state(self, index: Index) -> State:
         s = self.settings
-        retriever = Retriever(index, candidates=s.candidates, rrf_k=s.rrf_k,
-                              dense_weight=s.dense_weight, bm25_weight=s.bm25_weight,
-                              fusion=s.fusion, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+        retriever = Retriever.from_settings(index, s)
         answerer = Answerer(index, self.templates, threshold=s.abstain_threshold,
                             max_sentences=s.max_answer_sentences, encode=self.embedder.encode)
         return State(index=index, retriever=retriever, answerer=answerer)

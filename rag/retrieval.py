@@ -225,6 +225,11 @@ class Retriever:
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
 
+    @classmethod
+    def from_settings(cls, index: Index, s: Settings) -> "Retriever":
+        return cls(index, candidates=s.candidates, rrf_k=s.rrf_k, dense_weight=s.dense_weight,
+                   bm25_weight=s.bm25_weight, fusion=s.fusion, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+
     def _fuse(self, dense: Ranking, lexical: Ranking) -> Ranking:
         if self.fusion == "minmax":
             return fuse_minmax([dense, lexical], self.weights)

@@ -29,16 +29,13 @@ from typing import Callable
 
 import pytest
 
+from rag.chunking import collapse  # noqa: F401  (tests import it from here)
 from rag.documents import split_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT_ROOT / "seeds"
 #: The console script installed next to this interpreter (``pip install -e .``).
 RAG_BIN = shutil.which("rag", path=str(Path(sys.executable).parent)) or shutil.which("rag")
-
-
-def collapse(text: str) -> str:
-    return " ".join(text.split())
 
 
 def file_lines(path: Path, start: int, end: int) -> str:
@@ -182,7 +179,8 @@ def run_rag() -> Callable[..., subprocess.CompletedProcess]:
             ) -> subprocess.CompletedProcess:
         environ = {k: v for k, v in os.environ.items()
                    if not k.startswith("RAG_") and k not in ("COLUMNS", "LINES")}
-        environ.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        environ.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
+                       RAG_CACHE_DIR=os.environ["RAG_CACHE_DIR"])  # the session's, not ~/.cache/rag
         if corpus is not None:
             environ["RAG_CORPUS"] = str(corpus)
         if index is not None:

@@ -185,15 +185,12 @@ def test_top_k_below_one_is_refused(seed_assistant, top_k):
 
 def test_every_quote_is_verbatim_for_the_shipped_question_set(seed_assistant):
     """Beyond our dozen: citations of every question of eval/questions.jsonl keep the contract."""
-    import json
+    from rag.evaluation import DEFAULT_QUESTIONS, load_questions
 
-    path = PROJECT_ROOT / "eval" / "questions.jsonl"
-    if not path.exists():
+    if not DEFAULT_QUESTIONS.exists():
         pytest.skip("no eval/questions.jsonl")
-    questions = [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()
-                 if line.strip()]
-    for question in questions:
-        check_citations(seed_assistant.ask(question))
+    for q in load_questions(DEFAULT_QUESTIONS):
+        check_citations(seed_assistant.ask(q.question))
 
 
 def test_support_scores_what_a_mere_mention_lacks(seed_assistant):

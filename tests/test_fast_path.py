@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from conftest import SEEDS
 from rag import query_encoder
 from rag.embeddings import Embedder
 
-QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
 #: Used when the shipped set is absent, and in any case: odd shapes of input.
 OWN_QUESTIONS = [
     "What has replaced clinical commissioning groups?",
@@ -37,10 +37,9 @@ OWN_QUESTIONS = [
 
 
 def questions() -> list[str]:
-    shipped = []
-    if QUESTIONS.exists():
-        shipped = [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
-                   if line.strip()]
+    from rag.evaluation import DEFAULT_QUESTIONS, load_questions
+
+    shipped = [q.question for q in load_questions(DEFAULT_QUESTIONS)] if DEFAULT_QUESTIONS.exists() else []
     return shipped + OWN_QUESTIONS
 
 
@@ -52,11 +51,12 @@ def fresh_embedder(embedder: Embedder, **kwargs) -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def encoder_cache(tmp_path_factory, embedder) -> Path:
-    """A private cache holding an encoder exported (and verified) from the real model."""
-    cache = tmp_path_factory.mktemp("encoder-cache")
+def encoder_cache(seed_index_dir, embedder) -> Path:
+    """The session's cache: building the seed index exported (and verified) an encoder of the
+    real model there. Tests that damage an encoder work on a copy."""
+    cache = Path(os.environ["RAG_CACHE_DIR"])
     fast = fresh_embedder(embedder, cache_dir=cache)
-    assert fast.prepare_query_encoder(), fast.fast_query_problem
+    assert fast.query_encoder is not None, fast.fast_query_problem
     return cache
 
 
@@ -247,8 +247,7 @@ def test_cli_answers_the_same_both_ways(run_rag, seed_index_copy, encoder_cache)
     """The real command, cold, in new processes: fast path and RAG_FAST_QUERY=0 print the same."""
     q = "What has replaced clinical commissioning groups?"
     runs = {}
-    for name, env in {"fast": {"RAG_CACHE_DIR": str(encoder_cache)},
-                      "full": {"RAG_CACHE_DIR": str(encoder_cache), "RAG_FAST_QUERY": "0"}}.items():
+    for name, env in {"fast": {}, "full": {"RAG_FAST_QUERY": "0"}}.items():  # run_rag: the session cache
         proc = run_rag("ask", q, "--json", corpus=SEEDS, index=seed_index_copy, env=env)
         assert proc.returncode == 0, proc.stderr
         runs[name] = json.loads(proc.stdout)
