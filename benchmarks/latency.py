@@ -159,7 +159,7 @@ def main() -> None:
             "export_seconds": json.loads(meta.read_text())["export_seconds"] if meta else None,
             "encoder_bytes": sum(p.stat().st_size for p in meta.parent.iterdir()) if meta else None,
         }
-        report["commands"]["index"] = f"RAG_CORPUS=seeds RAG_INDEX_DIR=<tmp> RAG_CACHE_DIR=<tmp> rag index --rebuild"
+        report["commands"]["index"] = "RAG_CORPUS=seeds RAG_INDEX_DIR=<tmp> RAG_CACHE_DIR=<tmp> rag index --rebuild"
 
         # 2. Cold one-off asks, variants interleaved per round.
         variants: dict[str, tuple[list[str], dict[str, str]]] = {

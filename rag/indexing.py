@@ -12,16 +12,13 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rag import index_store
 from rag.chunking import Chunk, Sentence, chunk_sentences, split_sentences
 from rag.documents import BUILTIN_BOILERPLATE, CorpusError, SourceFile, list_sources, load_file, load_rules
 from rag.embeddings import Embedder, model_id
 from rag.settings import Settings
-
-if TYPE_CHECKING:
-    import numpy as np
 
 log = logging.getLogger("rag")
 

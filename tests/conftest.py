@@ -169,6 +169,19 @@ def current_generation(index_dir: Path) -> str:
     return (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
 
 
+def rag_env(corpus: Path | None = None, index: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a ``rag`` subprocess: none of the shell's ``RAG_*`` settings or
+    terminal size, offline, and the session's encoder cache (not ~/.cache/rag)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") and k not in ("COLUMNS", "LINES")}
+    environ.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", RAG_CACHE_DIR=os.environ["RAG_CACHE_DIR"])
+    if corpus is not None:
+        environ["RAG_CORPUS"] = str(corpus)
+    if index is not None:
+        environ["RAG_INDEX_DIR"] = str(index)
+    environ.update(extra)
+    return environ
+
+
 @pytest.fixture(scope="session")
 def run_rag() -> Callable[..., subprocess.CompletedProcess]:
     """Run the real ``rag`` command: ``run_rag("ask", "q", corpus=dir, index=dir)``."""
@@ -177,17 +190,8 @@ def run_rag() -> Callable[..., subprocess.CompletedProcess]:
     def run(*args: str, corpus: Path | None = None, index: Path | None = None,
             input: str | None = None, timeout: float = 300, env: dict | None = None,
             ) -> subprocess.CompletedProcess:
-        environ = {k: v for k, v in os.environ.items()
-                   if not k.startswith("RAG_") and k not in ("COLUMNS", "LINES")}
-        environ.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-                       RAG_CACHE_DIR=os.environ["RAG_CACHE_DIR"])  # the session's, not ~/.cache/rag
-        if corpus is not None:
-            environ["RAG_CORPUS"] = str(corpus)
-        if index is not None:
-            environ["RAG_INDEX_DIR"] = str(index)
-        environ.update(env or {})
         return subprocess.run([RAG_BIN, *args], input=input, capture_output=True, text=True,
-                              timeout=timeout, env=environ, cwd=PROJECT_ROOT)
+                              timeout=timeout, env=rag_env(corpus, index, **(env or {})), cwd=PROJECT_ROOT)
 
     return run
 

@@ -193,19 +193,20 @@ def test_every_quote_is_verbatim_for_the_shipped_question_set(seed_assistant):
         check_citations(seed_assistant.ask(q.question))
 
 
+def scored_sentence(assistant, question: str, containing: str):
+    """The scored candidate sentence of ``question`` that contains ``containing``."""
+    state = assistant.state()
+    vector = assistant.embedder.encode_query(question)
+    scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
+    return next(s for s in scored if containing in s.sentence.text)
+
+
 def test_support_scores_what_a_mere_mention_lacks(seed_assistant):
     """A sentence that only restates the question, or misses a name it asks about, is not support."""
-    state = seed_assistant.state()
-
-    def sentence(question: str, starts: str):
-        vector = seed_assistant.embedder.encode_query(question)
-        scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
-        return next(s for s in scored if s.sentence.text.startswith(starts))
-
-    restating = sentence("What are the reflections on a 'new' NHS and its impact on general practice?",
-                         "Reflections on a ‘new’ NHS")
+    restating = scored_sentence(seed_assistant, "What are the reflections on a 'new' NHS and its impact on "
+                                "general practice?", "Reflections on a ‘new’ NHS")
     assert restating.features.restates == 1 and restating.support < restating.evidence
-    javid = sentence("When did Keir Starmer float GP nationalisation?", "Sajid Javid floated")
+    javid = scored_sentence(seed_assistant, "When did Keir Starmer float GP nationalisation?", "Sajid Javid floated")
     assert javid.features.missing_names > 0.5 and javid.support < javid.evidence
 
 
@@ -213,10 +214,8 @@ def test_a_name_most_passages_use_is_not_missed(seed_assistant):
     """"GP" and "NHS" are what the seeds are about: an answer need not repeat them. A rarer
     name the question asks about still counts when it is missing."""
     state = seed_assistant.state()
-    question = "For how long have GP practices really been navigating the new NHS system?"
-    vector = seed_assistant.embedder.encode_query(question)
-    scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
-    navigating = next(s for s in scored if "navigating the new system" in s.sentence.text)
+    navigating = scored_sentence(seed_assistant, "For how long have GP practices really been navigating the "
+                                 "new NHS system?", "navigating the new system")
     assert "GP" not in navigating.sentence.text and "NHS" not in navigating.sentence.text
     assert navigating.features.missing_names == 0.0
     assert {"gp", "nhs"} <= state.answerer._common_terms() and "javid" not in state.answerer._common_terms()
@@ -224,9 +223,5 @@ def test_a_name_most_passages_use_is_not_missed(seed_assistant):
 
 def test_acronym_plurals_match_their_singular(seed_assistant):
     """"PCNs" in a sentence covers "PCN" in a question (Snowball alone leaves "pcns")."""
-    state = seed_assistant.state()
-    question = "What population does a PCN cover?"
-    vector = seed_assistant.embedder.encode_query(question)
-    scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
-    covering = next(s for s in scored if "PCNs as GP practices covering" in s.sentence.text)
+    covering = scored_sentence(seed_assistant, "What population does a PCN cover?", "PCNs as GP practices covering")
     assert covering.features.coverage > 0.3

@@ -8,7 +8,6 @@ subprocess points RAG_CORPUS / RAG_INDEX_DIR at tmp folders (never at index/).
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import time
 import pytest
 
 from conftest import (PROJECT_ROOT, RAG_BIN, SEEDS, assert_one_line_error, collapse, current_generation,
-                      file_lines)
+                      file_lines, rag_env)
 from rag import index_store
 
 
@@ -222,9 +221,7 @@ def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assi
     """Ctrl-C (or a kill) while ``rag index --rebuild`` is embedding leaves the old index current."""
     index = small_workspace.index_dir
     before, generation = snapshot(index), current_generation(index)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") and k != "COLUMNS"}
-    env.update(RAG_CORPUS=str(small_workspace.corpus), RAG_INDEX_DIR=str(index), RAG_PROGRESS="1",
-               HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1")
     proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=PROJECT_ROOT)
     seen = []

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import PROJECT_ROOT, RAG_BIN, file_lines, free_port
+from conftest import PROJECT_ROOT, RAG_BIN, file_lines, free_port, rag_env
 
 PLAIN = "What has replaced clinical commissioning groups?"
 FOLLOW_UP = ("Who floated the idea of GP nationalisation?", "And when was that?")
@@ -441,9 +440,7 @@ def test_rag_serve_command(seed_settings, seed_index_dir, tmp_path):
     """``rag serve --workers 2``: 503 while loading, then every worker answers; Ctrl-C stops it cleanly."""
     assert RAG_BIN, "the rag console script is not installed (pip install -e .)"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(RAG_CORPUS=str(seed_settings.corpus), RAG_INDEX_DIR=str(seed_index_dir),
-               RAG_API_KEY="k3y", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env = rag_env(seed_settings.corpus, seed_index_dir, RAG_API_KEY="k3y")
     log_path = tmp_path / "serve.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([RAG_BIN, "-v", "serve", "--port", str(port), "--workers", "2"], stdout=log,
