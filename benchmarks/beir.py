@@ -5,8 +5,9 @@
 DATA_DIR is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv). The corpus is
 indexed by ``rag.indexing.build`` (the loader, chunker, embedder and index store users run),
 every query of the split goes through ``rag.retrieval.Retriever.search_documents`` (dense
-MaxP over chunks, BM25 over whole documents, fused), and ranx scores nDCG@10, Recall@100
-and MRR@10 for dense alone, BM25 alone and the fused retriever. It also reports index
+MaxP over chunks, BM25 over whole documents' words and over their character 4-grams,
+fused), and ranx scores nDCG@10, Recall@100 and MRR@10 for dense alone, BM25 alone,
+character BM25 alone and the fused retriever. It also reports index
 time, embedding throughput, peak memory, and the indexing overhead over a bare
 ``SentenceTransformer.encode`` of the same chunk texts in the same process.
 
@@ -224,6 +225,9 @@ def sweep(index, data: Data, vectors, base: Settings) -> list[dict]:
         score(["fused"], fusion="minmax", dense_weight=alpha, bm25_weight=round(1 - alpha, 2))
     for c in (50, 200, 500):
         score(["fused"], fusion="minmax", candidates=c)
+    score(["chars"])
+    for w in (0.0, 0.25, 0.5, 1.0):
+        score(["fused"], fusion="minmax", char_weight=w)
     return rows
 
 
@@ -264,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rrf-k", type=int)
     p.add_argument("--dense-weight", type=float)
     p.add_argument("--bm25-weight", type=float)
+    p.add_argument("--char-weight", type=float)
     p.add_argument("--bm25-k1", type=float)
     p.add_argument("--bm25-b", type=float)
     p.add_argument("--batch-size", type=int)
@@ -285,7 +290,7 @@ def run(a: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rag-beir-") as tmp:
         base = Settings.load(model=a.model, chunk_tokens=a.chunk_tokens, chunk_overlap=a.chunk_overlap,
                              candidates=a.candidates, fusion=a.fusion, rrf_k=a.rrf_k,
-                             dense_weight=a.dense_weight, bm25_weight=a.bm25_weight, bm25_k1=a.bm25_k1,
+                             dense_weight=a.dense_weight, bm25_weight=a.bm25_weight, char_weight=a.char_weight, bm25_k1=a.bm25_k1,
                              bm25_b=a.bm25_b, batch_size=a.batch_size, sentence_vectors=False)
         work = Path(tmp)
         if a.cache:
@@ -306,7 +311,7 @@ def run(a: argparse.Namespace) -> int:
         else:
             retriever = Retriever.from_settings(index, settings)
             results, search_ms = {}, {}
-            for mode in ("dense", "bm25", "fused"):
+            for mode in ("dense", "bm25", "chars", "fused"):
                 t0 = time.perf_counter()
                 run_ = run_queries(retriever, data, vectors, mode)
                 search_ms[mode] = round((time.perf_counter() - t0) * 1000 / len(data.queries), 2)
@@ -316,7 +321,7 @@ def run(a: argparse.Namespace) -> int:
             data=str(a.data_dir), split=a.split, queries=len(data.queries), max_docs=a.max_docs,
             settings={k: getattr(settings, k) for k in (
                 "model", "chunk_tokens", "chunk_overlap", "candidates", "fusion", "rrf_k",
-                "dense_weight", "bm25_weight", "bm25_k1", "bm25_b", "batch_size")},
+                "dense_weight", "bm25_weight", "char_weight", "bm25_k1", "bm25_b", "batch_size")},
             index=asdict(stats), query_encode_seconds=round(query_seconds, 2),
             peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             machine=machine(), command="python " + " ".join(sys.argv))

@@ -41,8 +41,9 @@ ROLES = (r"(chairs?|chiefs?|heads?|leaders?|authors?|founders?|presidents?|direc
 
 #: Names in a text: a capitalised word after the first, or an acronym.
 NAME = re.compile(r"(?<=\S\s)[A-Z][\w'’-]*\w|\b[A-Z]{2,}\w*")
-#: A person's name: a capitalised given name, then a capitalised surname ("Jeremy Hunt").
-PERSON = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][\w'’-]*[a-z])\b")
+#: A person's name: a capitalised given name, then a capitalised surname ("Jeremy Hunt"). The
+#: surname is a lookahead, so pairs overlap: "State Sajid" does not hide "Sajid Javid".
+PERSON = re.compile(r"\b([A-Z][a-z]+)\s+(?=([A-Z][\w'’-]*[a-z])\b)")
 
 
 @dataclass(frozen=True)

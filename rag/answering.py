@@ -184,7 +184,7 @@ class Answerer:
             return self._abstain(question, scored, support)
         # Support says whether the documents answer, evidence which sentence does: quoting only
         # sentences that pass the threshold lowered fact recall on the development set (0.645 -> 0.600).
-        chosen = self._choose(scored, QueryTerms(query, self._idf()))
+        chosen = self._choose(scored, query)
         if query != question and not self._covers_own_words(question, chosen):
             return self._abstain(question, scored, support)
         citations = [Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line,
@@ -250,23 +250,24 @@ class Answerer:
         return [dataclasses.replace(h, rank=r, evidence=best.get(h.chunk_index))
                 for r, h in enumerate(order, 1)]
 
-    def _choose(self, scored: list[Scored], terms: QueryTerms) -> list[tuple[Sentence, float]]:
+    def _choose(self, scored: list[Scored], query: str) -> list[tuple[Sentence, float]]:
         """The best sentence, its neighbour when that completes it, and close runners-up.
 
         The best-matching sentence is often the set-up ("... comprised of the various
-        system partners.") and its neighbour the answer ("The acute trust, ..."); a
-        neighbour joins when it adds enough of the question's vocabulary.
+        system partners.") and its neighbour the answer ("The acute trust, ..."); see
+        :meth:`_completed`.
         """
+        terms, kinds = QueryTerms(query, self._idf()), kinds_asked(query)
         best = scored[0]
-        block = sorted([best.sentence_index] + self._neighbours(best.sentence_index, terms))
-        picked = list(block)
+        picked = self._completed(best.sentence_index, query, kinds, terms)
         for s in scored[1:]:
             if len(picked) >= self.max_sentences or s.evidence < best.evidence - FOLLOW_MARGIN:
                 break
             if s.support >= self.threshold and s.sentence_index not in picked and all(
                     self._similarity(s.sentence_index, c) < REDUNDANT_COSINE for c in picked):
-                picked.append(s.sentence_index)
-        # The best sentence and its neighbour read in document order; runners-up follow.
+                new = [i for i in self._completed(s.sentence_index, query, kinds) if i not in picked]
+                picked += new if len(picked) + len(new) <= self.max_sentences else [s.sentence_index]
+        # Each sentence and its neighbour read in document order; runners-up follow the best.
         evidence = {s.sentence_index: s.evidence for s in scored}
         return [(self.index.sentences[i], evidence.get(i, best.evidence)) for i in picked]
 
@@ -279,14 +280,21 @@ class Answerer:
         said = set().union(*(content_terms([s.text])[0] for s, _ in chosen))
         return own.coverage(said) >= FOLLOW_UP_COVERAGE
 
-    def _neighbours(self, i: int, terms: QueryTerms) -> list[int]:
-        """The sentence before or after ``i`` in its document, if it adds to the question's coverage."""
+    def _completed(self, i: int, query: str, kinds: list, terms: QueryTerms | None = None) -> list[int]:
+        """Sentence ``i`` with the sentence before or after it when that one completes it, in
+        document order. A neighbour completes a sentence when it gives a kind of answer the
+        sentence lacks ("... chaired by Jeremy Hunt." before "... between the former and current
+        Secretary of State"), or, given the question's ``terms``, adds enough of them."""
+        sentences, lowercase = self.index.sentences, self._lowercase_words()
+        lacking = [k for k in kinds if not gives(k, sentences[i].text, query, lowercase)]
         base = self._terms(i)
-        have = terms.coverage(base)
+        have = terms.coverage(base) if terms else 0.0
         for j in self._adjacent(i):
-            if _answer_like(self.index.sentences[j]) and terms.coverage(base | self._terms(j)) - have >= NEIGHBOUR_GAIN:
-                return [j]
-        return []
+            if _answer_like(sentences[j]) and (
+                    any(gives(k, sentences[j].text, query, lowercase) for k in lacking)
+                    or terms and terms.coverage(base | self._terms(j)) - have >= NEIGHBOUR_GAIN):
+                return sorted([i, j])
+        return [i]
 
     def _abstain(self, question: str, scored: list[Scored], support: float) -> Answer:
         nearest: list[Scored] = []

@@ -1,7 +1,9 @@
-"""Index -> hits: dense search in FAISS fused with BM25 (bm25s).
+"""Index -> hits: dense search in FAISS fused with BM25 (bm25s) over words and over character n-grams.
 
 Dense vectors catch paraphrase; BM25 catches rare names and numbers the embedding
-blurs. Two fusions are offered: a convex combination of min-max normalised scores
+blurs; BM25 over character 4-grams catches the word forms a stemmer splits ("published"
+and "publication" stem to "publish" and "public", "likely" and "unlikely" differ) and
+misspellings. Two fusions are offered: a convex combination of min-max normalised scores
 (``minmax``, the default: it keeps how far ahead the top hits are, which ranks throw away;
 Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023) and weighted
 reciprocal-rank fusion (``rrf``: ranks only). On BEIR SciFact and on the seed questions
@@ -35,8 +37,10 @@ TOKEN_PATTERN = r"(?u)\b\w+\b"
 #: An acronym's plural ("GPs", "ICSs"). Lower-cased for Snowball, "gps" keeps its "s" (no
 #: vowel before it) and "icss" its "ss", so a plural would never match its singular.
 ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z\d]*[A-Z])s\b")
+#: Length of the character n-grams of the third ranking (4 beat 3 and 5 on the development questions).
+CHAR_GRAM = 4
 FUSIONS = ("rrf", "minmax")
-MODES = ("fused", "dense", "bm25")
+MODES = ("fused", "dense", "bm25", "chars")
 
 Ranking = list[tuple[int, float]]  # (chunk or document number, score), best first
 
@@ -96,16 +100,41 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
                           return_ids=False, show_progress=False)
 
 
-def bm25_model(index: Index, k1: float = 1.2, b: float = 0.75, unit: str = "chunk"):
+def char_grams(texts: list[str]) -> list[list[str]]:
+    """Each word that is not a stop word, lower-cased and padded with a space either side,
+    cut into overlapping ``CHAR_GRAM``-character pieces (a short word is one piece)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    light_imports.bm25s()  # the package's __init__ first, without its heavy optional imports
+    pieces: dict[str, tuple[str, ...]] = dict.fromkeys(STOPWORDS_EN, ())  # each word cut once
+    out = []
+    for text in texts:
+        grams: list[str] = []
+        for word in re.findall(r"\w+", text.lower()):
+            cut = pieces.get(word)
+            if cut is None:
+                padded = f" {word} "
+                cut = pieces[word] = tuple(padded[i:i + CHAR_GRAM]
+                                           for i in range(max(1, len(padded) - CHAR_GRAM + 1)))
+            grams.extend(cut)
+        out.append(grams)
+    return out
+
+
+#: What BM25 indexes: Snowball-stemmed words, or character n-grams of words.
+TOKENISERS = {"words": bm25_tokens, "chars": char_grams}
+
+
+def bm25_model(index: Index, k1: float = 1.2, b: float = 0.75, unit: str = "chunk", tokens: str = "words"):
     """BM25 over the index's chunks (``unit="chunk"``) or whole documents, built once per index."""
-    key = ("bm25", unit, k1, b)
+    key = ("bm25", unit, k1, b, tokens)
     model = index.cache.get(key)
     if model is None:
         bm25s = light_imports.bm25s()
 
         texts = [c.text for c in index.chunks] if unit == "chunk" else documents(index).texts
         model = bm25s.BM25(k1=k1, b=b)
-        model.index(bm25_tokens(texts), show_progress=False)
+        model.index(TOKENISERS[tokens](texts), show_progress=False)
         index.cache[key] = model
     return model
 
@@ -162,9 +191,9 @@ def dense_ranking(index: Index, query_vector: "np.ndarray", depth: int) -> Ranki
 
 
 def bm25_ranking(index: Index, query: str, depth: int, k1: float = 1.2, b: float = 0.75,
-                 unit: str = "chunk") -> Ranking:
-    terms = bm25_tokens([query])[0]
-    model = bm25_model(index, k1, b, unit)
+                 unit: str = "chunk", tokens: str = "words") -> Ranking:
+    terms = TOKENISERS[tokens]([query])[0]
+    model = bm25_model(index, k1, b, unit, tokens)
     depth = min(depth, int(model.scores["num_docs"]))
     if not terms or depth == 0:
         return []
@@ -211,16 +240,16 @@ def max_per_document(ranking: Ranking, of_chunk: "np.ndarray") -> tuple[Ranking,
 class Retriever:
     def __init__(self, index: Index, candidates: int = 100, rrf_k: int = 60,
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, *,
-                 fusion: str = Settings.fusion, bm25_k1: float = Settings.bm25_k1,
-                 bm25_b: float = Settings.bm25_b) -> None:
+                 char_weight: float = Settings.char_weight, fusion: str = Settings.fusion,
+                 bm25_k1: float = Settings.bm25_k1, bm25_b: float = Settings.bm25_b) -> None:
         if fusion not in FUSIONS:
             raise RetrievalError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-        if dense_weight < 0 or bm25_weight < 0 or dense_weight + bm25_weight <= 0:
-            raise RetrievalError("fusion weights must be non-negative and not both zero")
+        self.weights = [dense_weight, bm25_weight, char_weight]  # dense, BM25 words, BM25 character n-grams
+        if min(self.weights) < 0 or sum(self.weights) <= 0:
+            raise RetrievalError("fusion weights must be non-negative and not all zero")
         self.index = index
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self.weights = [dense_weight, bm25_weight]
         self.fusion = fusion
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
@@ -228,19 +257,24 @@ class Retriever:
     @classmethod
     def from_settings(cls, index: Index, s: Settings) -> "Retriever":
         return cls(index, candidates=s.candidates, rrf_k=s.rrf_k, dense_weight=s.dense_weight,
-                   bm25_weight=s.bm25_weight, fusion=s.fusion, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+                   bm25_weight=s.bm25_weight, char_weight=s.char_weight, fusion=s.fusion,
+                   bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
 
-    def _fuse(self, dense: Ranking, lexical: Ranking) -> Ranking:
+    def _fuse(self, dense: Ranking, lexical: Ranking, chars: Ranking) -> Ranking:
         if self.fusion == "minmax":
-            return fuse_minmax([dense, lexical], self.weights)
-        return fuse([dense, lexical], self.weights, self.rrf_k)
+            return fuse_minmax([dense, lexical, chars], self.weights)
+        return fuse([dense, lexical, chars], self.weights, self.rrf_k)
+
+    def _chars(self, query: str, depth: int, unit: str = "chunk") -> Ranking:
+        return bm25_ranking(self.index, query, depth, self.bm25_k1, self.bm25_b, unit=unit, tokens="chars")
 
     def search(self, query: str, query_vector: "np.ndarray", top_k: int) -> list[Hit]:
         """The ``top_k`` best passages (chunks) by the fused score."""
         dense = dense_ranking(self.index, query_vector, self.candidates)
         lexical = bm25_ranking(self.index, query, self.candidates, self.bm25_k1, self.bm25_b)
         dense_scores, bm25_scores = dict(dense), dict(lexical)
-        fused = self._fuse(dense, lexical)[:top_k]
+        chars = self._chars(query, self.candidates) if self.weights[2] > 0 else []
+        fused = self._fuse(dense, lexical, chars)[:top_k]
         return [Hit(chunk_index=i, chunk=self.index.chunks[i], score=s, dense=dense_scores.get(i),
                     bm25=bm25_scores.get(i), rank=r) for r, (i, s) in enumerate(fused, 1)]
 
@@ -248,7 +282,7 @@ class Retriever:
                          mode: str = "fused") -> list[DocHit]:
         """The ``top_k`` best whole documents: dense MaxP over chunks, BM25 over full text, fused.
 
-        ``mode`` is ``"fused"``, or ``"dense"`` / ``"bm25"`` for one retriever alone. Each
+        ``mode`` is ``"fused"``, or ``"dense"`` / ``"bm25"`` / ``"chars"`` for one retriever alone. Each
         retriever contributes its best ``max(candidates, top_k)`` documents to the fusion.
         """
         if mode not in MODES:
@@ -257,16 +291,20 @@ class Retriever:
         depth = max(self.candidates, top_k)
         dense: Ranking = []
         best_chunk: dict[int, int] = {}
-        if mode != "bm25" and self.weights[0] > 0 or mode == "dense":
+        if mode == "fused" and self.weights[0] > 0 or mode == "dense":
             # Enough chunks that ``depth`` distinct documents are (nearly always) among them.
             per_doc = math.ceil(len(self.index.chunks) / max(1, len(table.ids)))
             chunks = dense_ranking(self.index, query_vector, depth * 2 * per_doc)
             dense, best_chunk = max_per_document(chunks, table.of_chunk)
             dense = dense[:depth]
         lexical: Ranking = []
-        if mode != "dense" and self.weights[1] > 0 or mode == "bm25":
+        if mode == "fused" and self.weights[1] > 0 or mode == "bm25":
             lexical = bm25_ranking(self.index, query, depth, self.bm25_k1, self.bm25_b, unit="document")
-        ranked = dense if mode == "dense" else lexical if mode == "bm25" else self._fuse(dense, lexical)
+        chars: Ranking = []
+        if mode == "fused" and self.weights[2] > 0 or mode == "chars":
+            chars = self._chars(query, depth, unit="document")
+        alone = {"dense": dense, "bm25": lexical, "chars": chars}
+        ranked = alone[mode] if mode in alone else self._fuse(dense, lexical, chars)
         dense_scores, bm25_scores = dict(dense), dict(lexical)
         return [DocHit(doc_id=table.ids[d], score=s, dense=dense_scores.get(d), bm25=bm25_scores.get(d),
                        chunk_index=best_chunk.get(d, table.first_chunk[d]), rank=r)

@@ -41,6 +41,8 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    #: Weight of BM25 over character 4-grams, which matches word forms a stemmer splits.
+    char_weight: float = 0.25
     #: Support below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
     abstain_threshold: float = 0.332
     max_answer_sentences: int = 3
@@ -97,8 +99,9 @@ class Settings:
             raise SettingsError("max answer sentences must be at least 1")
         if self.fusion not in ("minmax", "rrf"):
             raise SettingsError(f"fusion must be minmax or rrf, got {self.fusion!r}")
-        if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight <= 0:
-            raise SettingsError("fusion weights must be at least 0, and not both 0")
+        weights = (self.dense_weight, self.bm25_weight, self.char_weight)
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise SettingsError("fusion weights must be at least 0, and not all 0")
         if self.rrf_k < 0 or self.batch_size < 1 or self.max_question_chars < 1:
             raise SettingsError("rrf_k must be at least 0; batch size and question length at least 1")
 

@@ -30,6 +30,8 @@ from rag.answer_kinds import gives, is_given_name, kinds_asked
     ("Who is the chief executive of NHS England?", "ICS chief executives wrote to NHS England.", False),
     ("Who wrote the Fuller Report?", "The Fuller report introduces Integrated Neighbourhood Teams.", False),
     ("Who chaired the committee Jeremy Hunt sat on?", "Jeremy Hunt sat on it.", False),
+    # A name after a title: "State Sajid" is no person, and must not hide "Sajid Javid".
+    ("Which health secretary had radical ideas?", "The Secretary of State Sajid Javid has radical ideas.", True),
 ])
 def test_a_sentence_must_hold_the_kind_of_answer_asked_for(question, text, given):
     kinds = kinds_asked(question)

@@ -225,3 +225,25 @@ def test_acronym_plurals_match_their_singular(seed_assistant):
     """"PCNs" in a sentence covers "PCN" in a question (Snowball alone leaves "pcns")."""
     covering = scored_sentence(seed_assistant, "What population does a PCN cover?", "PCNs as GP practices covering")
     assert covering.features.coverage > 0.3
+
+
+def test_a_neighbour_that_gives_the_kind_asked_for_joins_the_answer(tmp_path, make_assistant, embedder):
+    """The sentence that best matches "Who led ...?" may not name anyone; the sentence next
+    to it that does completes the answer, though it shares no word with the question."""
+    from rag import indexing
+    from rag.settings import Settings
+
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / "hospital.txt").write_text(
+        "The town's hospital reopened its emergency department last spring.\n\n"
+        "The team that rebuilt the emergency department finished the work two years early and under budget.\n"
+        "Priya Sharma was in charge of it.\n\n"
+        "Parking at the hospital remains difficult for visitors.\n", encoding="utf-8")
+    settings = Settings.load(corpus=corpus, index_dir=tmp_path / "index")
+    indexing.build(settings, embedder)
+    answer = make_assistant(settings).ask("Who led the team that rebuilt the emergency department?")
+    assert not answer.abstained
+    quotes = [c.quote for c in answer.citations]
+    assert quotes[:2] == ["The team that rebuilt the emergency department finished the work two years early "
+                          "and under budget.", "Priya Sharma was in charge of it."]

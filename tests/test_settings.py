@@ -51,6 +51,8 @@ def test_flags_override_the_environment(monkeypatch):
     ({"RAG_CHUNK_OVERLAP": "-1"}, "overlap"),
     ({"RAG_MAX_ANSWER_SENTENCES": "0"}, "max answer sentences"),
     ({"RAG_TOP_K": "200"}, r"candidates \(100\) must be at least top-k \(200\)"),
+    ({"RAG_CHAR_WEIGHT": "-0.5"}, "fusion weights must be at least 0"),
+    ({"RAG_DENSE_WEIGHT": "0", "RAG_BM25_WEIGHT": "0", "RAG_CHAR_WEIGHT": "0"}, "not all 0"),
 ])
 def test_bad_values_are_clear_errors(monkeypatch, env, message):
     for k, v in env.items():
