@@ -134,13 +134,13 @@ def search(query: str = typer.Argument(..., help="What to look for"), top_k: Opt
     from rich.table import Table
 
     table = Table(show_lines=True)
-    for col in ("#", "source", "lines", "evidence", "fused", "dense", "bm25", "passage"):
+    for col in ("#", "source", "lines", "evidence", "fused", "dense", "bm25", "chars", "passage"):
         table.add_column(col, overflow="fold")
     for h in hits:
         table.add_row(str(h.rank), h.chunk.source, f"{h.chunk.start_line}-{h.chunk.end_line}",
                       "-" if h.evidence is None else f"{h.evidence:.3f}", f"{h.score:.4f}",
                       "-" if h.dense is None else f"{h.dense:.3f}", "-" if h.bm25 is None else f"{h.bm25:.2f}",
-                      " ".join(h.chunk.text.split())[:300])
+                      "-" if h.chars is None else f"{h.chars:.2f}", " ".join(h.chunk.text.split())[:300])
     out.print(table)
 
 

@@ -57,6 +57,8 @@ class Hit:
     dense: float | None  # cosine similarity, when the dense search found it
     bm25: float | None
     rank: int  # 1-based
+    #: BM25 over character 4-grams, when that ranking is on and found it.
+    chars: float | None = None
     #: Best evidence of the passage's sentences, when the answerer reranked the hits.
     evidence: float | None = None
 
@@ -67,7 +69,8 @@ class Hit:
                 "score": round(self.score, 6),
                 "evidence": None if self.evidence is None else round(self.evidence, 4),
                 "dense": None if self.dense is None else round(self.dense, 4),
-                "bm25": None if self.bm25 is None else round(self.bm25, 4), "text": c.text}
+                "bm25": None if self.bm25 is None else round(self.bm25, 4),
+                "chars": None if self.chars is None else round(self.chars, 4), "text": c.text}
 
 
 @dataclass(frozen=True)
@@ -272,15 +275,17 @@ class Retriever:
         """The ``top_k`` best passages (chunks) by the fused score."""
         dense = dense_ranking(self.index, query_vector, self.candidates)
         lexical = bm25_ranking(self.index, query, self.candidates, self.bm25_k1, self.bm25_b)
-        dense_scores, bm25_scores = dict(dense), dict(lexical)
         chars = self._chars(query, self.candidates) if self.weights[2] > 0 else []
+        dense_scores, bm25_scores, char_scores = dict(dense), dict(lexical), dict(chars)
         fused = self._fuse(dense, lexical, chars)[:top_k]
         return [Hit(chunk_index=i, chunk=self.index.chunks[i], score=s, dense=dense_scores.get(i),
-                    bm25=bm25_scores.get(i), rank=r) for r, (i, s) in enumerate(fused, 1)]
+                    bm25=bm25_scores.get(i), chars=char_scores.get(i), rank=r)
+                for r, (i, s) in enumerate(fused, 1)]
 
     def search_documents(self, query: str, query_vector: "np.ndarray", top_k: int,
                          mode: str = "fused") -> list[DocHit]:
-        """The ``top_k`` best whole documents: dense MaxP over chunks, BM25 over full text, fused.
+        """The ``top_k`` best whole documents: dense MaxP over chunks, BM25 over full text (words
+        and character n-grams), fused.
 
         ``mode`` is ``"fused"``, or ``"dense"`` / ``"bm25"`` / ``"chars"`` for one retriever alone. Each
         retriever contributes its best ``max(candidates, top_k)`` documents to the fusion.

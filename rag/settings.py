@@ -53,8 +53,8 @@ class Settings:
     #: Names of the fields set by a variable or an override rather than left at their default.
     #: An index built with other chunking keeps it unless the user asks for a change.
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-    #: How dense and BM25 rankings are combined: "minmax" (convex combination of min-max
-    #: normalised scores, weighted by the two weights above) or "rrf" (reciprocal rank).
+    #: How the dense, BM25 and character n-gram rankings are combined: "minmax" (convex
+    #: combination of min-max normalised scores, weighted by the three weights above) or "rrf".
     #: minmax won on BEIR SciFact train and on the seed questions (benchmarks/RESULTS.md).
     fusion: str = "minmax"
     #: BM25 term-frequency saturation and length normalisation (bm25s, Lucene variant).

@@ -267,4 +267,5 @@ def test_search_json_lists_passages_with_scores(run_rag, seed_index_copy):
     evidence = [h["evidence"] for h in data["hits"]]
     assert all(e is not None for e in evidence) and evidence == sorted(evidence, reverse=True)
     assert all(isinstance(h["score"], float) for h in data["hits"])
+    assert all(isinstance(h[k], float) for h in data["hits"] for k in ("dense", "bm25", "chars"))
     assert "Sajid Javid floated" in data["hits"][0]["text"]
