@@ -106,9 +106,9 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
 def char_grams(texts: list[str]) -> list[list[str]]:
     """Each word that is not a stop word, lower-cased and padded with a space either side,
     cut into overlapping ``CHAR_GRAM``-character pieces (a short word is one piece)."""
+    light_imports.bm25s()  # the package's __init__ first, without its heavy optional imports
     from bm25s.stopwords import STOPWORDS_EN
 
-    light_imports.bm25s()  # the package's __init__ first, without its heavy optional imports
     pieces: dict[str, tuple[str, ...]] = dict.fromkeys(STOPWORDS_EN, ())  # each word cut once
     out = []
     for text in texts:
