@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rag.chunking import Chunk, Sentence
 from rag.errors import RagError
@@ -58,8 +58,8 @@ class Index:
     vectors: Any  # faiss.Index over chunk vectors, inner product on unit vectors
     sentence_vectors: "np.ndarray | None"
     path: Path | None = None
-    #: Filled lazily by retrieval: the BM25 model over chunk texts.
-    cache: dict[str, Any] = field(default_factory=dict)
+    #: Filled lazily by retrieval and answering: BM25 models, term tables, IDF.
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def generation(self) -> str:
@@ -132,17 +132,23 @@ def load(index_dir: Path) -> Index:
 
 
 def save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
-         chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None") -> Path:
-    """Write a new generation and make it current atomically; return its folder."""
+         chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None",
+         extras: Callable[[Path], list[str]] | None = None) -> Path:
+    """Write a new generation and make it current atomically; return its folder.
+
+    ``extras(folder)`` writes more files into the generation before it is made current
+    (BM25 models) and returns their paths relative to it, to be checksummed like the rest.
+    """
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        return _save(index_dir, manifest, chunks, sentences, chunk_vectors, sentence_vectors)
+        return _save(index_dir, manifest, chunks, sentences, chunk_vectors, sentence_vectors, extras)
     except OSError as e:
         raise IndexUnwritable(index_dir, e) from None
 
 
 def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
-          chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None") -> Path:
+          chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None",
+          extras: Callable[[Path], list[str]] | None) -> Path:
     import faiss
     import numpy as np
 
@@ -162,6 +168,8 @@ def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], senten
             with open(tmp / "sentences.npy", "wb") as fh:
                 np.save(fh, np.ascontiguousarray(sentence_vectors, dtype=np.float32))
             names.append("sentences.npy")
+        if extras is not None:
+            names += extras(tmp)
         manifest = dict(manifest, format_version=FORMAT_VERSION,
                         checksums={n: _sha256(tmp / n) for n in names},
                         counts={"chunks": len(chunks), "sentences": len(sentences)})

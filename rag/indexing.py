@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rag import index_store
+from rag import index_store, retrieval
 from rag.chunking import Chunk, Sentence, chunk_sentences, split_sentences
 from rag.documents import BUILTIN_BOILERPLATE, CorpusError, SourceFile, list_sources, load_file, load_rules
 from rag.embeddings import Embedder, model_id
@@ -141,8 +141,11 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False,
             raise CorpusError(f"no readable text in the articles of {settings.corpus}")
         manifest = dict(want, dim=int(cvecs.shape[1]), corpus=str(settings.corpus.resolve()),
                         files={f.source: f.sha256 for f in files},
+                        bm25=retrieval.bm25_manifest(settings.bm25_k1, settings.bm25_b),
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        gen = index_store.save(settings.index_dir, manifest, chunks, sentences, cvecs, svecs)
+        gen = index_store.save(settings.index_dir, manifest, chunks, sentences, cvecs, svecs,
+                               extras=lambda folder: retrieval.save_bm25(folder, chunks, settings.bm25_k1,
+                                                                         settings.bm25_b))
     report.generation, report.chunks, report.sentences = gen.name, len(chunks), len(sentences)
     report.seconds = time.perf_counter() - t0
     embedder.prepare_query_encoder()  # the light encoder `rag ask` uses (rag.query_encoder); never raises

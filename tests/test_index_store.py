@@ -30,7 +30,10 @@ def test_manifest_records_what_the_index_depends_on(seed_index_dir):
     assert (m["chunk_tokens"], m["chunk_overlap"]) == (128, 32)
     assert m["files"] == {f"seeds/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
                           for p in sorted(SEEDS.glob("*.txt"))}
-    assert set(m["checksums"]) == {"chunks.faiss", "tables.json", "sentences.npy"}
+    bm25 = {f"bm25-{t}/{f}" for t in ("words", "chars") for f in (
+        "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "params.index.json", "vocab.index.json")}
+    assert set(m["checksums"]) == {"chunks.faiss", "tables.json", "sentences.npy"} | bm25
+    assert m["bm25"] == {"tokens_version": 1, "k1": 1.2, "b": 0.75, "tokens": ["chars", "words"]}
     assert m["counts"] == {"chunks": len(idx.chunks), "sentences": len(idx.sentences)}
     assert idx.vectors.ntotal == len(idx.chunks) and idx.sentence_vectors.shape == (len(idx.sentences), 384)
     assert np.allclose(np.linalg.norm(idx.chunk_vectors(), axis=1), 1.0, atol=1e-4)
@@ -71,6 +74,8 @@ DAMAGE = {
     "tables.json truncated": (lambda gen: truncate(gen / "tables.json"), "tables.json"),
     "sentences.npy truncated": (lambda gen: truncate(gen / "sentences.npy", 0.9), "sentences.npy"),
     "chunks.faiss missing": (lambda gen: (gen / "chunks.faiss").unlink(), "chunks.faiss"),
+    "saved BM25 vocabulary truncated": (lambda gen: truncate(gen / "bm25-chars" / "vocab.index.json"),
+                                        "bm25-chars/vocab.index.json"),
     "manifest.json truncated": (lambda gen: truncate(gen / "manifest.json"), "manifest.json"),
     "manifest.json empty": (lambda gen: (gen / "manifest.json").write_text(""), "manifest.json"),
     "manifest.json of another format": (

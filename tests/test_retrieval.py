@@ -48,3 +48,25 @@ def test_character_grams_reach_the_word_forms_a_stemmer_splits(seed_assistant):
     vector = seed_assistant.embedder.encode_query(question)
     assert answering in [h.chunk_index for h in state.retriever.search(question, vector, 5)]
     assert answering not in [h.chunk_index for h in Retriever(index, char_weight=0.0).search(question, vector, 5)]
+
+
+def test_the_bm25_models_saved_with_the_index_are_used_and_rank_as_a_fresh_build(seed_index_dir, monkeypatch):
+    """`rag index` saves BM25 over words and over n-grams, so a new process loads them at its
+    first question instead of building them (seconds on a large corpus)."""
+    import dataclasses
+
+    from rag import index_store, retrieval
+
+    question = "When was the NHS Long Term Plan published?"
+    unsaved = dataclasses.replace(index_store.load(seed_index_dir), path=None)  # no folder to load from
+    built = {t: bm25_ranking(unsaved, question, 10, tokens=t) for t in ("words", "chars")}
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("built, though the index holds saved models")
+
+    monkeypatch.setattr(retrieval, "build_bm25", no_building)
+    index = index_store.load(seed_index_dir)
+    for tokens in ("words", "chars"):
+        assert bm25_ranking(index, question, 10, tokens=tokens) == built[tokens]
+    with pytest.raises(AssertionError, match="built"):  # other BM25 parameters than saved: built anew
+        bm25_ranking(index, question, 10, k1=1.5)
