@@ -70,3 +70,17 @@ def test_the_bm25_models_saved_with_the_index_are_used_and_rank_as_a_fresh_build
         assert bm25_ranking(index, question, 10, tokens=tokens) == built[tokens]
     with pytest.raises(AssertionError, match="built"):  # other BM25 parameters than saved: built anew
         bm25_ranking(index, question, 10, k1=1.5)
+
+
+def test_tokens_are_pinned_to_the_saved_models_version():
+    """Indexes save BM25 models of these tokens. If this test fails because the tokens changed
+    on purpose, bump TOKENS_VERSION in rag/retrieval.py (so older saved models are rebuilt)
+    and update the expected tokens here."""
+    from rag.retrieval import TOKENS_VERSION
+
+    text = ["The GPs published 2 reports on ICSs, unlikely!"]
+    assert TOKENS_VERSION == 1
+    assert bm25_tokens(text) == [["gp", "publish", "2", "report", "ic", "unlik"]]
+    assert char_grams(text) == [[" gps", "gps ", " pub", "publ", "ubli", "blis", "lish", "ishe", "shed", "hed ",
+                                 " 2 ", " rep", "repo", "epor", "port", "orts", "rts ", " ics", "icss", "css ",
+                                 " unl", "unli", "nlik", "like", "ikel", "kely", "ely "]]
