@@ -219,12 +219,13 @@ def sweep(index, data: Data, vectors, base: Settings) -> list[dict]:
     for k1 in (0.9, 1.2, 1.5):
         for b in (0.4, 0.75, 1.0):
             score(["bm25"], bm25_k1=k1, bm25_b=b)
+    # Dense and word BM25 alone, as these rows were first recorded (before the n-grams).
     for k, wd in ((60, 1.0), (20, 1.0), (60, 1.5)):
-        score(["fused"], fusion="rrf", rrf_k=k, dense_weight=wd, bm25_weight=1.0)
+        score(["fused"], fusion="rrf", rrf_k=k, dense_weight=wd, bm25_weight=1.0, char_weight=0.0)
     for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
-        score(["fused"], fusion="minmax", dense_weight=alpha, bm25_weight=round(1 - alpha, 2))
+        score(["fused"], fusion="minmax", dense_weight=alpha, bm25_weight=round(1 - alpha, 2), char_weight=0.0)
     for c in (50, 200, 500):
-        score(["fused"], fusion="minmax", candidates=c)
+        score(["fused"], fusion="minmax", candidates=c, char_weight=0.0)
     score(["chars"])
     for w in (0.0, 0.25, 0.5, 1.0):
         score(["fused"], fusion="minmax", char_weight=w)

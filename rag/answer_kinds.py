@@ -27,9 +27,12 @@ MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(pounds|pence|p|k|m|bn|million|billion
                    r"\b(million|billion)\b", re.I)
 PERCENT = re.compile(r"\d\s?%|\bper ?cent\b|\b(half|third|quarter|fifth|tenth)s?\b|"
                      r"\b(\d+|one|" + NUMBER_WORDS + r") in (\d+|" + NUMBER_WORDS + r")\b", re.I)
-MONTHS = (r"(january|february|march|april|may|june|july|august|september|october|november|december|"
-          r"jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)")
-TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + MONTHS + r"\b|"
+MONTH_WORDS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December", "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sept?", "Oct", "Nov", "Dec")
+MONTHS = "(" + "|".join(MONTH_WORDS) + ")"
+#: A month named in a time is capitalised: "may" and "march" are also verbs.
+CAPITALISED_MONTHS = "(?-i:" + "|".join(MONTH_WORDS) + ")"
+TIME = re.compile(r"\b(1[89]\d\d|20\d\d)s?\b|\b" + CAPITALISED_MONTHS + r"\b|"
                   r"\b(spring|summer|autumn|winter|(last|next|this|previous) (year|month|week|decade)|"
                   r"\d+ (years|months|weeks|days) ago)\b", re.I)
 DATE = re.compile(r"\b\d{1,2}(st|nd|rd|th)? " + MONTHS + r"\b|\b" + MONTHS + r" \d{1,2}\b|"

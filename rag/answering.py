@@ -258,18 +258,21 @@ class Answerer:
         :meth:`_completed`.
         """
         terms, kinds = QueryTerms(query, self._idf()), kinds_asked(query)
+        evidence = {s.sentence_index: s.evidence for s in scored}
         best = scored[0]
-        picked = self._completed(best.sentence_index, query, kinds, terms)
+        # Sentence -> its evidence; a neighbour that was not scored shows the one it completes.
+        picked = {i: evidence.get(i, best.evidence) for i in self._completed(best.sentence_index, query, kinds, terms)}
         for s in scored[1:]:
             if len(picked) >= self.max_sentences or s.evidence < best.evidence - FOLLOW_MARGIN:
                 break
             if s.support >= self.threshold and s.sentence_index not in picked and all(
                     self._similarity(s.sentence_index, c) < REDUNDANT_COSINE for c in picked):
                 new = [i for i in self._completed(s.sentence_index, query, kinds) if i not in picked]
-                picked += new if len(picked) + len(new) <= self.max_sentences else [s.sentence_index]
+                if len(picked) + len(new) > self.max_sentences:
+                    new = [s.sentence_index]
+                picked.update((i, evidence.get(i, s.evidence)) for i in new)
         # Each sentence and its neighbour read in document order; runners-up follow the best.
-        evidence = {s.sentence_index: s.evidence for s in scored}
-        return [(self.index.sentences[i], evidence.get(i, best.evidence)) for i in picked]
+        return [(self.index.sentences[i], e) for i, e in picked.items()]
 
     def _covers_own_words(self, question: str, chosen: list[tuple[Sentence, float]]) -> bool:
         """A follow-up searched with the previous question must still be answered on its own

@@ -191,7 +191,7 @@ class Assistant:
         gen = index_store.current_generation(self.settings.index_dir)
         manifest = index_store.read_manifest(self.settings.index_dir, gen)
         settings = indexing.adopt(manifest, self.settings)
-        size = sum(p.stat().st_size for p in gen.iterdir()) if gen else 0
+        size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file()) if gen else 0
         files = list_sources(self.settings.corpus, self.settings.extensions)
         return {"index": str(self.settings.index_dir), "generation": gen.name if gen else None,
                 "model": manifest.get("model"), "dim": manifest.get("dim"),

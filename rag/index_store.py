@@ -177,6 +177,8 @@ def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], senten
                                            encoding="utf-8")
         for n in names + ["manifest.json"]:
             fsync(tmp / n)
+        for folder in {(tmp / n).parent for n in names} | {tmp}:
+            fsync(folder)  # their entries too, before the rename makes the generation visible
         os.rename(tmp, gen)
         pointer_tmp = index_dir / f".{POINTER}.{os.getpid()}"
         pointer_tmp.write_text(gen.name + "\n", encoding="utf-8")

@@ -7,7 +7,8 @@ misspellings. Two fusions are offered: a convex combination of min-max normalise
 (``minmax``, the default: it keeps how far ahead the top hits are, which ranks throw away;
 Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023) and weighted
 reciprocal-rank fusion (``rrf``: ranks only). On BEIR SciFact and on the seed questions
-minmax with equal weights wins (benchmarks/RESULTS.md).
+minmax wins; dense and word BM25 weigh the same, the n-grams a quarter of that
+(benchmarks/RESULTS.md).
 
 ``Retriever.search`` returns passages (chunks), for answering. ``Retriever.search_documents``
 ranks whole documents, as IR benchmarks do: a document's dense score is its best chunk
@@ -18,6 +19,7 @@ sentence table (so overlapping chunks do not count a term twice).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from rag.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
+
+log = logging.getLogger("rag")
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"
 #: An acronym's plural ("GPs", "ICSs"). Lower-cased for Snowball, "gps" keeps its "s" (no
@@ -77,7 +81,7 @@ class Hit:
 @dataclass(frozen=True)
 class DocHit:
     doc_id: str
-    score: float  # fused score, or the single retriever's score in "dense"/"bm25" mode
+    score: float  # fused score, or the single retriever's score in "dense"/"bm25"/"chars" mode
     dense: float | None  # cosine of the document's best chunk, when dense search found it
     bm25: float | None  # BM25 of the whole document
     chunk_index: int  # the document's best-matching chunk (its first when only BM25 found it)
@@ -130,14 +134,18 @@ TOKENISERS = {"words": bm25_tokens, "chars": char_grams}
 
 
 #: Bump when ``bm25_tokens`` or ``char_grams`` change what they produce: BM25 models an index
-#: saved with the older tokens are then rebuilt instead of used.
+#: saved with the older tokens are then rebuilt instead of used (a test pins the tokens).
 TOKENS_VERSION = 1
 
 
 def build_bm25(texts: list[str], tokens: str, k1: float, b: float):
-    bm25s = light_imports.bm25s()
-    model = bm25s.BM25(k1=k1, b=b)
-    model.index(TOKENISERS[tokens](texts), show_progress=False)
+    """BM25 over ``texts``; None when they hold no term at all (only stop words or symbols),
+    which bm25s cannot index."""
+    corpus = TOKENISERS[tokens](texts)
+    if not any(corpus):
+        return None
+    model = light_imports.bm25s().BM25(k1=k1, b=b)
+    model.index(corpus, show_progress=False)
     return model
 
 
@@ -146,37 +154,49 @@ def save_bm25(folder: Path, chunks: list[Chunk], k1: float, b: float) -> list[st
     its own subfolder of ``folder`` (a generation being written); return the files written.
 
     Saved with the index, they are loaded at the first question instead of built there:
-    on 19,226 SciFact chunks building them takes about 18 s (benchmarks/RESULTS.md).
+    on 19,226 SciFact chunks building them takes about 5.6 s (benchmarks/RESULTS.md).
     """
     written = []
     for tokens in TOKENISERS:
-        sub = folder / f"bm25-{tokens}"
-        build_bm25([c.text for c in chunks], tokens, k1, b).save(str(sub), show_progress=False)
-        written += sorted(str(f.relative_to(folder)) for f in sub.iterdir())
+        model = build_bm25([c.text for c in chunks], tokens, k1, b)
+        if model is not None:
+            sub = folder / f"bm25-{tokens}"
+            model.save(str(sub), show_progress=False)
+            written += sorted(str(f.relative_to(folder)) for f in sub.iterdir())
     return written
 
 
 def bm25_manifest(k1: float, b: float) -> dict:
-    """What the manifest records of the saved models, to tell whether they still fit."""
-    return {"tokens_version": TOKENS_VERSION, "k1": k1, "b": b, "tokens": sorted(TOKENISERS)}
+    """What the manifest records of the saved models, to tell whether they still fit: our
+    tokens' version, bm25s's (its stop words and format), and the BM25 parameters."""
+    return {"tokens_version": TOKENS_VERSION, "bm25s": light_imports.bm25s().__version__, "k1": k1, "b": b,
+            "tokens": sorted(TOKENISERS)}
 
 
 def bm25_model(index: Index, k1: float = 1.2, b: float = 0.75, unit: str = "chunk", tokens: str = "words"):
     """BM25 over the index's chunks (``unit="chunk"``) or whole documents, once per loaded
-    index: the model saved with the index when it fits, else built here."""
+    index: the model saved with the index when it fits, else built here. None when the
+    texts hold no term."""
     key = ("bm25", unit, k1, b, tokens)
-    model = index.cache.get(key)
-    if model is None:
-        if unit == "chunk" and index.path is not None and index.manifest.get("bm25") == bm25_manifest(k1, b):
-            try:  # its files passed their checksums when the index was loaded
-                model = light_imports.bm25s().BM25.load(str(index.path / f"bm25-{tokens}"), show_progress=False)
-            except Exception:  # written by a bm25s whose format this one cannot read: build it
-                model = None
-        if model is None:
+    if key not in index.cache:
+        index.cache[key] = _saved_bm25(index, k1, b, tokens) if unit == "chunk" else None
+        if index.cache[key] is None:
             texts = [c.text for c in index.chunks] if unit == "chunk" else documents(index).texts
-            model = build_bm25(texts, tokens, k1, b)
-        index.cache[key] = model
-    return model
+            index.cache[key] = build_bm25(texts, tokens, k1, b)
+    return index.cache[key]
+
+
+def _saved_bm25(index: Index, k1: float, b: float, tokens: str):
+    """The chunk model ``rag index`` saved with this index, if there is one and it fits."""
+    folder = index.path / f"bm25-{tokens}" if index.path is not None else None
+    if folder is None or index.manifest.get("bm25") != bm25_manifest(k1, b) or not folder.is_dir():
+        return None
+    try:  # its files passed their checksums when the index was loaded
+        model = light_imports.bm25s().BM25.load(str(folder), show_progress=False)
+    except Exception as e:  # gone with a pruned generation, or unreadable: build it instead
+        log.warning("cannot load the saved BM25 model in %s (%s); building it", folder, type(e).__name__)
+        return None
+    return model if int(model.scores["num_docs"]) == len(index.chunks) else None
 
 
 @dataclass(frozen=True)
@@ -234,6 +254,8 @@ def bm25_ranking(index: Index, query: str, depth: int, k1: float = 1.2, b: float
                  unit: str = "chunk", tokens: str = "words") -> Ranking:
     terms = TOKENISERS[tokens]([query])[0]
     model = bm25_model(index, k1, b, unit, tokens)
+    if model is None:
+        return []
     depth = min(depth, int(model.scores["num_docs"]))
     if not terms or depth == 0:
         return []

@@ -17,6 +17,9 @@ from rag.answer_kinds import gives, is_given_name, kinds_asked
     # A length of time for "how long" and "how many more years".
     ("For how many more years will this go on?", "This trend will continue for the next 2-3 years.", True),
     ("How long did the programme run?", "It was delivered in 2021.", False),
+    # A time for "when": a year or a month, not the verb "may".
+    ("When did the ICSs start?", "The ICSs may start to impose solutions.", False),
+    ("When did the ICSs start?", "The ICSs started in July.", True),
     # A sum of money for "how much funding", "cost of".
     ("How much funding per patient does the PCN DES provide?", "Practices get £1.50 per patient.", True),
     ("How much funding per patient does the PCN DES provide?", "The PCN DES brings 30-50,000 people.", False),
@@ -31,7 +34,7 @@ from rag.answer_kinds import gives, is_given_name, kinds_asked
     ("Who wrote the Fuller Report?", "The Fuller report introduces Integrated Neighbourhood Teams.", False),
     ("Who chaired the committee Jeremy Hunt sat on?", "Jeremy Hunt sat on it.", False),
     # A name after a title: "State Sajid" is no person, and must not hide "Sajid Javid".
-    ("Which health secretary had radical ideas?", "The Secretary of State Sajid Javid has radical ideas.", True),
+    ("Which health secretary had radical ideas?", "Secretary of State Sajid Javid has radical ideas.", True),
 ])
 def test_a_sentence_must_hold_the_kind_of_answer_asked_for(question, text, given):
     kinds = kinds_asked(question)

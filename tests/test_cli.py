@@ -106,6 +106,8 @@ def test_info_describes_the_index(run_rag, seed_index_copy):
     assert info["model"] == "all-MiniLM-L6-v2" and info["dim"] == 384
     assert sorted(info["files"]) == sorted(f"seeds/{p.name}" for p in SEEDS.glob("*.txt"))
     assert info["stale"] is None and info["counts"]["chunks"] > 0
+    generation = seed_index_copy / current_generation(seed_index_copy)  # its BM25 folders count too
+    assert info["bytes"] == sum(p.stat().st_size for p in generation.rglob("*") if p.is_file())
     text = run_rag("info", corpus=SEEDS, index=seed_index_copy)
     assert text.returncode == 0 and "up to date" in text.stdout
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 
+import bm25s
 import numpy as np
 import pytest
 
@@ -33,7 +34,8 @@ def test_manifest_records_what_the_index_depends_on(seed_index_dir):
     bm25 = {f"bm25-{t}/{f}" for t in ("words", "chars") for f in (
         "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", "params.index.json", "vocab.index.json")}
     assert set(m["checksums"]) == {"chunks.faiss", "tables.json", "sentences.npy"} | bm25
-    assert m["bm25"] == {"tokens_version": 1, "k1": 1.2, "b": 0.75, "tokens": ["chars", "words"]}
+    assert m["bm25"] == {"tokens_version": 1, "bm25s": bm25s.__version__, "k1": 1.2, "b": 0.75,
+                         "tokens": ["chars", "words"]}
     assert m["counts"] == {"chunks": len(idx.chunks), "sentences": len(idx.sentences)}
     assert idx.vectors.ntotal == len(idx.chunks) and idx.sentence_vectors.shape == (len(idx.sentences), 384)
     assert np.allclose(np.linalg.norm(idx.chunk_vectors(), axis=1), 1.0, atol=1e-4)

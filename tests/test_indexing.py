@@ -144,6 +144,21 @@ def test_corpus_of_unreadable_files_is_an_error(tmp_path, embedder, caplog):
                                          if n in r.getMessage()}
 
 
+def test_text_without_a_term_for_bm25_is_indexed_and_searched_by_meaning(tmp_path, make_assistant, embedder):
+    """Symbols and stop words give BM25 nothing to index (bm25s refuses an empty vocabulary):
+    the index is still written, without saved BM25 models, and search is dense alone."""
+    corpus = tmp_path / "symbols"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("★ ☆ ★ — … !\n\nThe and of it.\n", encoding="utf-8")
+    settings = settings_for(corpus, tmp_path / "idx")
+    indexing.build(settings, embedder)
+    generation = tmp_path / "idx" / current_generation(tmp_path / "idx")
+    assert not list(generation.glob("bm25-*"))
+    hits = make_assistant(settings).search("stars and dashes")
+    assert [h.chunk.source for h in hits] == ["symbols/a.txt"]
+    assert hits[0].dense is not None and hits[0].bm25 is None and hits[0].chars is None
+
+
 def test_bad_files_among_articles_are_skipped_and_the_rest_indexed(
         seed_corpus_copy, seed_index_copy, embedder, caplog):
     (seed_corpus_copy / "zz_binary.txt").write_bytes(b"\x00\x01\x02" * 500)
