@@ -178,11 +178,12 @@ def bm25_model(index: Index, k1: float = 1.2, b: float = 0.75, unit: str = "chun
     index: the model saved with the index when it fits, else built here. None when the
     texts hold no term."""
     key = ("bm25", unit, k1, b, tokens)
-    if key not in index.cache:
-        index.cache[key] = _saved_bm25(index, k1, b, tokens) if unit == "chunk" else None
-        if index.cache[key] is None:
+    if key not in index.cache:  # stored once complete: a concurrent search never sees it half-made
+        model = _saved_bm25(index, k1, b, tokens) if unit == "chunk" else None
+        if model is None:
             texts = [c.text for c in index.chunks] if unit == "chunk" else documents(index).texts
-            index.cache[key] = build_bm25(texts, tokens, k1, b)
+            model = build_bm25(texts, tokens, k1, b)
+        index.cache[key] = model
     return index.cache[key]
 
 
