@@ -156,9 +156,9 @@ def save_bm25(folder: Path, chunks: list[Chunk], k1: float, b: float) -> list[st
     Saved with the index, they are loaded at the first question instead of built there:
     on 19,226 SciFact chunks building them takes about 5.6 s (benchmarks/RESULTS.md).
     """
-    written = []
+    texts, written = [c.text for c in chunks], []
     for tokens in TOKENISERS:
-        model = build_bm25([c.text for c in chunks], tokens, k1, b)
+        model = build_bm25(texts, tokens, k1, b)
         if model is not None:
             sub = folder / f"bm25-{tokens}"
             model.save(str(sub), show_progress=False)
