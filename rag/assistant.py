@@ -1,30 +1,35 @@
 """The public API: one object that indexes, searches and answers.
 
-The CLI and the HTTP server are thin shells over this. The index is loaded once and
-checked against the corpus on first use: missing, stale, damaged or built with another
-model, it is rebuilt (saying so on stderr). ``reload_if_changed`` lets a long-lived
-process pick up a generation that ``rag index`` wrote beside it.
+The CLI, the HTTP server and evaluation runs are thin shells over this. An Assistant is
+composed of parts it can be given (constructor injection) or makes from the settings:
+an embedder, a store backend (rag.store), an answerer factory (rag.answering) and a
+renderer (rag.rendering). The store is opened once and checked against the corpus on first
+use: missing, stale, damaged or built with another model, it is rebuilt (saying so on
+stderr). ``reload_if_changed`` lets a long-lived process pick up a version that
+``rag index`` committed beside it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Iterator
 
-from rag import index_store, indexing
-from rag.answering import Answer, Answerer, Templates
+from rag import indexing
+from rag.answering import Answerer, answerer_for
 from rag.conversation import standalone_question
-from rag.documents import list_sources
 from rag.embeddings import Embedder
 from rag.errors import RagError
-from rag.index_store import Index
-from rag.retrieval import Hit, Retriever
+from rag.loaders import list_sources
+from rag.rendering import Renderer
+from rag.retrieval import Retriever
 from rag.settings import Settings
+from rag.store import Backend, Store, StoreDamaged, StoreMissing, StoreProblem, backend_for
+from rag.types import Answer, AnswerDone, AnswerEvent, Hit, Query
 
 log = logging.getLogger("rag")
 
@@ -51,117 +56,127 @@ def check_question(question: object, max_chars: int) -> str:
 
 @dataclass(frozen=True)
 class State:
-    """What one request works against; swapped whole when a new generation appears."""
+    """What one request works against; swapped whole when a new version appears."""
 
-    index: Index
+    store: Store
     retriever: Retriever
     answerer: Answerer
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
+    """Indexes, searches and answers over one corpus; safe to share between threads."""
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 backend: Backend | None = None, renderer: Renderer | None = None, **overrides: object) -> None:
         base = settings or Settings.load()
         self.settings = base.replace(**overrides) if overrides else base
+        if embedder is not None:
+            self.__dict__["embedder"] = embedder
+        if renderer is not None:
+            self.__dict__["renderer"] = renderer
+        self.backend = backend or backend_for(self.settings)
         self._state: State | None = None
         self._lock = threading.Lock()
 
-    # -- building -------------------------------------------------------------------
     @cached_property
     def embedder(self) -> Embedder:
         return Embedder(self.settings.model, batch_size=self.settings.batch_size,
                         fast_query=self.settings.fast_query, cache_dir=self.settings.cache_dir)
 
     @cached_property
-    def templates(self) -> Templates:
-        return Templates(self.settings.prompts_dir)
+    def renderer(self) -> Renderer:
+        return Renderer(self.settings.prompts_dir)
 
+    # -- building -------------------------------------------------------------------------
     def index(self, rebuild: bool = False, progress: bool = False) -> indexing.IndexReport:
         """Bring the index up to date (only new or changed files are embedded).
 
         Chunking and boilerplate settings the user did not give are the index's own.
         """
         try:
-            self.settings = indexing.adopt(index_store.read_manifest(self.settings.index_dir), self.settings)
-        except index_store.IndexProblem:
+            self.settings = indexing.adopt(self.backend.manifest(), self.settings)
+        except StoreProblem:
             pass  # nothing usable to adopt from: build with the settings as they are
-        report = indexing.build(self.settings, self.embedder, rebuild=rebuild, progress=progress)
+        report = indexing.build(self.settings, self.embedder, rebuild=rebuild, progress=progress,
+                                backend=self.backend)
         with self._lock:
             self._state = None
         return report
 
     def state(self) -> State:
-        """The loaded index, rebuilt first when missing, stale, damaged or of another model."""
+        """The opened store, rebuilt first when missing, stale, damaged or of another model."""
         with self._lock:
             if self._state is None:
-                self._state = self._load()
+                self._state = self._make_state(self._open())
             return self._state
 
+    def warm_up(self) -> None:
+        """Open the store and load the models and lazy tables now, not in the first question."""
+        self._warm(self.state())
+
     def reload_if_changed(self) -> bool:
-        """Switch to a newer generation written by another process; True when it did."""
-        current = index_store.current_generation(self.settings.index_dir)
+        """Switch to a newer version written by another process; True when it did."""
+        current = self.backend.current_version()
         with self._lock:
-            if self._state is None or current is None or current.name == self._state.index.generation:
+            if self._state is None or current is None or current == self._state.store.version:
                 return False
         try:
-            index = index_store.load(self.settings.index_dir)
-        except index_store.IndexProblem as e:
+            store = self.backend.open()
+        except StoreProblem as e:
             log.warning("not switching to the new index: %s", e)
             return False
-        if index.manifest.get("model") != self.embedder.model_id:
+        if store.manifest.get("model") != self.embedder.model_id:
             log.warning("not switching to index %s: it was built with another model (%s)",
-                        index.generation, index.manifest.get("model"))
+                        store.version, store.manifest.get("model"))
             return False
-        fresh = self._make_state(index)
+        fresh = self._make_state(store)
         self._warm(fresh)  # its lazy tables are built here, not in the first request after the switch
         with self._lock:
-            if self._state is not None and self._state.index.generation == fresh.index.generation:
+            if self._state is not None and self._state.store.version == fresh.store.version:
                 return False  # another caller switched already
             self._state = fresh
-        log.info("switched to index %s", fresh.index.generation)
+        log.info("switched to index %s", fresh.store.version)
         return True
 
-    def _load(self) -> State:
+    def _open(self) -> Store:
         settings = self.settings
         files = list_sources(settings.corpus, settings.extensions)
-        reason = None
+        store = None
         try:
-            manifest = index_store.read_manifest(settings.index_dir)
+            manifest = self.backend.manifest()
             settings = self.settings = indexing.adopt(manifest, settings)
             reason = indexing.stale_reason(manifest, settings, files)
-            index = None if reason else index_store.load(settings.index_dir)
-        except index_store.IndexMissing:
+            store = None if reason else self.backend.open()
+        except StoreMissing:
             reason = "there is none yet"
-            index = None
-        except index_store.IndexDamaged as e:
+        except StoreDamaged as e:
             reason = f"it is damaged: {e}"
-            index = None
-        if index is None:
-            log.warning("building the index in %s because %s", settings.index_dir, reason)
-            indexing.build(settings, self.embedder, rebuild=reason.startswith("it is damaged"))
-            index = index_store.load(settings.index_dir)
-        return self._make_state(index)
+        if store is None:
+            log.warning("building the index in %s because %s", self._where(), reason)
+            indexing.build(settings, self.embedder, rebuild=reason.startswith("it is damaged"), backend=self.backend)
+            store = self.backend.open()
+        return store
 
-    def _make_state(self, index: Index) -> State:
-        s = self.settings
-        retriever = Retriever.from_settings(index, s)
-        answerer = Answerer(index, self.templates, threshold=s.abstain_threshold,
-                            max_sentences=s.max_answer_sentences, encode=self.embedder.encode)
-        return State(index=index, retriever=retriever, answerer=answerer)
+    def _where(self) -> str:
+        return str(self.settings.index_dir) if self.settings.store == "local" else self.settings.store.split(":")[0]
+
+    def _make_state(self, store: Store) -> State:
+        return State(store=store, retriever=Retriever.from_settings(store, self.settings),
+                     answerer=answerer_for(store, self.settings, self.embedder))
 
     def _warm(self, state: State) -> None:
         """Build a state's lazy tables (BM25, term counts) with one throwaway search."""
-        query = "warm up"
-        vector = self.embedder.encode_query(query)
-        state.answerer.score(query, vector, state.retriever.search(query, vector, 1))
+        query = self._query("warm up", [])
+        state.answerer.answer(query, state.retriever.search(query.text, query.vector, 1))
 
-    # -- asking ---------------------------------------------------------------------
+    # -- asking ---------------------------------------------------------------------------
     def search(self, query: str, top_k: int | None = None) -> list[Hit]:
+        """The passages that best match ``query``, best first, with their scores."""
         query = check_question(query, self.settings.max_question_chars)
         top_k = self.resolve_top_k(top_k)
         state = self.state()
-        vector = self.embedder.encode_query(query)
-        hits = state.retriever.search(query, vector, top_k)
-        return state.answerer.rerank(hits, state.answerer.score(query, vector, hits))
+        q = self._query(query, [])
+        return state.answerer.rank(q, state.retriever.search(q.text, q.vector, top_k))
 
     def ask(self, question: str, top_k: int | None = None, history: list[str] | None = None) -> Answer:
         """Answer from the articles, or abstain; ``history`` is the user's earlier questions."""
@@ -172,33 +187,59 @@ class Assistant:
         """:meth:`ask`, with the passages as :meth:`search` ranks them, from the same one search
         (an evaluation scores both)."""
         t0 = time.perf_counter()
+        state, query, hits = self._retrieve(question, top_k, history)
+        t1 = time.perf_counter()
+        answer = state.answerer.answer(query, hits)
+        t2 = time.perf_counter()
+        return self._finish(answer, t0, t1, t2), state.answerer.rank(query, hits)
+
+    def stream(self, question: str, top_k: int | None = None,
+               history: list[str] | None = None) -> Iterator[AnswerEvent]:
+        """:meth:`ask` as events: each sentence as the answerer has it, then the rendered answer.
+
+        The question is checked and the passages retrieved before the first event, so a bad
+        question raises here, not halfway through a stream.
+        """
+        t0 = time.perf_counter()
+        state, query, hits = self._retrieve(question, top_k, history)
+        t1 = time.perf_counter()
+
+        def events() -> Iterator[AnswerEvent]:
+            for event in state.answerer.stream(query, hits):
+                if isinstance(event, AnswerDone):
+                    event = AnswerDone(self._finish(event.answer, t0, t1, time.perf_counter()))
+                yield event
+
+        return events()
+
+    def _retrieve(self, question: str, top_k: int | None, history: list[str] | None):
         question = check_question(question, self.settings.max_question_chars)
         history = [check_question(h, self.settings.max_question_chars) for h in history or []]
         top_k = self.resolve_top_k(top_k)
         state = self.state()
-        query = standalone_question(question, history)
-        vector = self.embedder.encode_query(query)
-        hits = state.retriever.search(query, vector, top_k)
-        t1 = time.perf_counter()
-        scored = state.answerer.score(query, vector, hits)
-        answer = state.answerer.answer(question, query, scored)
-        t2 = time.perf_counter()
+        query = self._query(question, history)
+        return state, query, state.retriever.search(query.text, query.vector, top_k)
+
+    def _query(self, question: str, history: list[str]) -> Query:
+        text = standalone_question(question, history)
+        return Query(question=question, text=text, vector=self.embedder.encode_query(text))
+
+    def _finish(self, answer: Answer, t0: float, t1: float, t2: float) -> Answer:
         timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        return dataclasses.replace(answer, timings_ms=timings), state.answerer.rerank(hits, scored)
+        return replace(self.renderer.finish(answer), timings_ms=timings)
 
     def info(self) -> dict:
-        """What is indexed, with which model and settings, and how big it is."""
-        gen = index_store.current_generation(self.settings.index_dir)
-        manifest = index_store.read_manifest(self.settings.index_dir, gen)
+        """What is indexed, with which model and settings, where and how big."""
+        where = self.backend.describe()
+        manifest = self.backend.manifest()
         settings = indexing.adopt(manifest, self.settings)
-        size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file()) if gen else 0
         files = list_sources(self.settings.corpus, self.settings.extensions)
-        return {"index": str(self.settings.index_dir), "generation": gen.name if gen else None,
-                "model": manifest.get("model"), "dim": manifest.get("dim"),
+        return {"index": where.get("index", where.get("store")), "store": where.get("store"),
+                "generation": where.get("generation"), "model": manifest.get("model"), "dim": manifest.get("dim"),
                 "chunk_tokens": manifest.get("chunk_tokens"), "chunk_overlap": manifest.get("chunk_overlap"),
                 "corpus": manifest.get("corpus"), "files": manifest.get("files", {}),
-                "counts": manifest.get("counts", {}), "bytes": size, "built_at": manifest.get("built_at"),
-                "stale": indexing.stale_reason(manifest, settings, files)}
+                "counts": manifest.get("counts", {}), "bytes": where.get("bytes", 0),
+                "built_at": manifest.get("built_at"), "stale": indexing.stale_reason(manifest, settings, files)}
 
     def resolve_top_k(self, top_k: int | None) -> int:
         """``top_k``, or the configured default; below 1 is refused."""

@@ -12,10 +12,9 @@ truncated away by the model.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Protocol
 
-from rag.documents import Document
+from rag.types import Chunk, Document, Sentence
 
 TERMINAL = tuple('.!?:;"”’)]')
 SHORT_LINE_WORDS = 10
@@ -26,33 +25,6 @@ BULLET = re.compile(r"\s*([•·▪◦*+\-–]|\d{1,2}[.)])\s+\S")
 class TokenCounter(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
     def token_offsets(self, text: str) -> list[tuple[int, int]]: ...
-
-
-@dataclass(frozen=True)
-class Sentence:
-    doc_id: str
-    source: str
-    start: int  # character range in the document's text
-    end: int
-    start_line: int  # original lines, 1-based, inclusive
-    end_line: int
-    text: str  # the document's characters, whitespace collapsed
-    tokens: int
-
-
-@dataclass(frozen=True)
-class Chunk:
-    doc_id: str
-    source: str
-    start: int
-    end: int
-    start_line: int
-    end_line: int
-    text: str
-    tokens: int
-    #: Range of this chunk's sentences in the index's sentence table, ``[first, last)``.
-    first_sentence: int
-    last_sentence: int
 
 
 def collapse(text: str) -> str:

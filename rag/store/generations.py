@@ -1,27 +1,27 @@
-"""The index on disk: FAISS vectors, chunk and sentence tables, and a manifest.
+"""The local store on disk: generation folders, the atomic ``CURRENT`` pointer, checksums.
 
-Each build writes a complete new *generation* folder, then switches the one-line
-``CURRENT`` file to it with an atomic rename. A crash or Ctrl-C mid-write leaves the
-old generation current; readers (a live server among them) never see a mix. The
-manifest records a SHA-256 of every file in its generation, so a damaged or truncated
-file is detected on load instead of surfacing as a traceback.
+Each write makes a complete new *generation* folder, then switches the one-line
+``CURRENT`` file to it with an atomic rename. A crash or Ctrl-C mid-write leaves the old
+generation current; readers (a live server among them) never see a mix. The manifest
+records a SHA-256 of every file in its generation, so a damaged or truncated file is
+detected on load instead of surfacing as a traceback.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from rag.chunking import Chunk, Sentence
-from rag.errors import RagError
+from rag.files import fsync, sha256, write_text_atomic
+from rag.store.base import StoreDamaged, StoreMissing, StoreUnwritable
+from rag.types import Chunk, Sentence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,92 +31,71 @@ POINTER = "CURRENT"
 LOCK = ".lock"
 
 
-class IndexProblem(RagError):
-    """Base for index problems the user can fix by rebuilding."""
-
-
-class IndexMissing(IndexProblem):
-    pass
-
-
-class IndexDamaged(IndexProblem):
-    pass
-
-
-class IndexUnwritable(IndexProblem):
-    """The index folder cannot be created or written (a file in the way, no permission, disk full)."""
-
-    def __init__(self, index_dir: Path, error: OSError) -> None:
-        super().__init__(f"cannot write the index in {index_dir}: {error.strerror or error}")
-
-
 @dataclass
-class Index:
+class Generation:
+    """One generation's contents, loaded and verified."""
+
+    path: Path
     manifest: dict[str, Any]
     chunks: list[Chunk]
     sentences: list[Sentence]
     vectors: Any  # faiss.Index over chunk vectors, inner product on unit vectors
     sentence_vectors: "np.ndarray | None"
-    path: Path | None = None
-    #: Filled lazily by retrieval and answering: BM25 models, term tables, IDF.
-    cache: dict[Any, Any] = field(default_factory=dict)
-
-    @property
-    def generation(self) -> str:
-        return self.path.name if self.path else ""
-
-    def chunk_vectors(self) -> "np.ndarray":
-        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
 
 
-def current_generation(index_dir: Path) -> Path | None:
+def unwritable(index_dir: Path, error: OSError) -> StoreUnwritable:
+    return StoreUnwritable(f"cannot write the index in {index_dir}: {error.strerror or error}")
+
+
+def current(index_dir: Path) -> Path | None:
+    """The current generation's folder, or None when nothing was built."""
     try:
         name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise IndexDamaged(f"cannot read {index_dir / POINTER}: {e.strerror}") from None
+        raise StoreDamaged(f"cannot read {index_dir / POINTER}: {e.strerror}") from None
     except UnicodeDecodeError:
         name = ""
     if not re.fullmatch(r"gen-[A-Za-z0-9_-]+", name):
-        raise IndexDamaged(f"{index_dir / POINTER} does not name a generation")
+        raise StoreDamaged(f"{index_dir / POINTER} does not name a generation")
     return index_dir / name
 
 
 def read_manifest(index_dir: Path, gen: Path | None = None) -> dict[str, Any]:
     """The manifest of generation ``gen`` (default: the current one)."""
-    gen = gen or current_generation(index_dir)
+    gen = gen or current(index_dir)
     if gen is None:
-        raise IndexMissing(f"no index in {index_dir}")
+        raise StoreMissing(f"no index in {index_dir}")
     try:
         manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexDamaged(f"{gen.name}/manifest.json is missing") from None
+        raise StoreDamaged(f"{gen.name}/manifest.json is missing") from None
     except (OSError, ValueError):
-        raise IndexDamaged(f"{gen.name}/manifest.json is not readable JSON") from None
+        raise StoreDamaged(f"{gen.name}/manifest.json is not readable JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexDamaged(f"{gen.name}/manifest.json is not a format {FORMAT_VERSION} manifest")
+        raise StoreDamaged(f"{gen.name}/manifest.json is not a format {FORMAT_VERSION} manifest")
     return manifest
 
 
-def load(index_dir: Path) -> Index:
-    """Load and verify the current generation; raise IndexMissing or IndexDamaged."""
+def load(index_dir: Path) -> Generation:
+    """Load and verify the current generation; raise StoreMissing or StoreDamaged."""
     import faiss
     import numpy as np
 
     # Read CURRENT once: a build switching it mid-load must not pair one generation's
     # manifest with another's files (that would look like damage and force a rebuild).
-    gen = current_generation(index_dir)
+    gen = current(index_dir)
     if gen is None:
-        raise IndexMissing(f"no index in {index_dir}")
+        raise StoreMissing(f"no index in {index_dir}")
     manifest = read_manifest(index_dir, gen)
     for name, digest in manifest.get("checksums", {}).items():
         try:
-            actual = _sha256(gen / name)
+            actual = sha256(gen / name)
         except OSError:
-            raise IndexDamaged(f"{gen.name}/{name} is missing") from None
+            raise StoreDamaged(f"{gen.name}/{name} is missing") from None
         if actual != digest:
-            raise IndexDamaged(f"{gen.name}/{name} is damaged (checksum mismatch)")
+            raise StoreDamaged(f"{gen.name}/{name} is damaged (checksum mismatch)")
     try:
         tables = json.loads((gen / "tables.json").read_text(encoding="utf-8"))
         chunks = [Chunk(**c) for c in tables["chunks"]]
@@ -124,11 +103,11 @@ def load(index_dir: Path) -> Index:
         vectors = faiss.read_index(str(gen / "chunks.faiss"))
         svec = np.load(gen / "sentences.npy") if (gen / "sentences.npy").exists() else None
     except Exception as e:  # corrupt content that still matched (or had no) checksum
-        raise IndexDamaged(f"{gen.name} cannot be read: {type(e).__name__}") from None
+        raise StoreDamaged(f"{gen.name} cannot be read: {type(e).__name__}") from None
     if vectors.ntotal != len(chunks) or (svec is not None and len(svec) != len(sentences)):
-        raise IndexDamaged(f"{gen.name}: vector and table counts disagree")
-    return Index(manifest=manifest, chunks=chunks, sentences=sentences, vectors=vectors,
-                 sentence_vectors=svec, path=gen)
+        raise StoreDamaged(f"{gen.name}: vector and table counts disagree")
+    return Generation(path=gen, manifest=manifest, chunks=chunks, sentences=sentences, vectors=vectors,
+                      sentence_vectors=svec)
 
 
 def save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
@@ -141,14 +120,16 @@ def save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentenc
     """
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        return _save(index_dir, manifest, chunks, sentences, chunk_vectors, sentence_vectors, extras)
+        gen = _write(index_dir, manifest, chunks, sentences, chunk_vectors, sentence_vectors, extras)
     except OSError as e:
-        raise IndexUnwritable(index_dir, e) from None
+        raise unwritable(index_dir, e) from None
+    prune(index_dir, keep=gen.name)
+    return gen
 
 
-def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
-          chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None",
-          extras: Callable[[Path], list[str]] | None) -> Path:
+def _write(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], sentences: list[Sentence],
+           chunk_vectors: "np.ndarray", sentence_vectors: "np.ndarray | None",
+           extras: Callable[[Path], list[str]] | None) -> Path:
     import faiss
     import numpy as np
 
@@ -171,24 +152,18 @@ def _save(index_dir: Path, manifest: dict[str, Any], chunks: list[Chunk], senten
         if extras is not None:
             names += extras(tmp)
         manifest = dict(manifest, format_version=FORMAT_VERSION,
-                        checksums={n: _sha256(tmp / n) for n in names},
+                        checksums={n: sha256(tmp / n) for n in names},
                         counts={"chunks": len(chunks), "sentences": len(sentences)})
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
-                                           encoding="utf-8")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         for n in names + ["manifest.json"]:
             fsync(tmp / n)
         for folder in {(tmp / n).parent for n in names} | {tmp}:
             fsync(folder)  # their entries too, before the rename makes the generation visible
         os.rename(tmp, gen)
-        pointer_tmp = index_dir / f".{POINTER}.{os.getpid()}"
-        pointer_tmp.write_text(gen.name + "\n", encoding="utf-8")
-        fsync(pointer_tmp)
-        os.replace(pointer_tmp, index_dir / POINTER)
-        fsync(index_dir)  # make the renames durable too
+        write_text_atomic(index_dir / POINTER, gen.name + "\n")  # makes the renames durable too
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _prune(index_dir, keep=gen.name)
     return gen
 
 
@@ -206,7 +181,7 @@ class BuildLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a")
         except OSError as e:
-            raise IndexUnwritable(self.path.parent, e) from None
+            raise unwritable(self.path.parent, e) from None
         fcntl.flock(self._fh, fcntl.LOCK_EX)
         return self
 
@@ -217,7 +192,7 @@ class BuildLock:
         self._fh.close()
 
 
-def _prune(index_dir: Path, keep: str) -> None:
+def prune(index_dir: Path, keep: str) -> None:
     """Drop old generations and leftovers, keeping the newest previous one for live readers.
 
     Best effort: the new generation is already current, so a failure here is not an error.
@@ -233,20 +208,3 @@ def _prune(index_dir: Path, keep: str) -> None:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
     except OSError:
         pass
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def fsync(path: Path) -> None:
-    """Force a file (or folder) to disk, so a rename after it cannot expose a half-written file."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -6,7 +6,7 @@ it is already in the local Hugging Face cache). torch and sentence-transformers 
 imported only when something is actually encoded: they cost seconds to import.
 
 Queries take a faster road when they can: the same model exported to ONNX at index time
-(:mod:`rag.query_encoder`), verified against sentence-transformers, and used with the
+(:mod:`rag.embeddings.onnx_query`, exported by :mod:`rag.embeddings.onnx_export`), verified against sentence-transformers, and used with the
 model's own tokenizer, so a one-off ``rag ask`` never imports torch. Whenever that
 encoder is missing, damaged or does not match, queries use sentence-transformers.
 """
@@ -76,9 +76,9 @@ class Embedder:
         self.name = model
         self.path = resolve_model(model)
         self.batch_size = batch_size
-        #: Encode queries with the exported ONNX encoder when one is ready (see rag.query_encoder).
+        #: Encode queries with the exported ONNX encoder when one is ready (see rag.embeddings.onnx_query).
         self.fast_query = fast_query
-        #: Where exported encoders are cached; None means query_encoder.default_cache_dir().
+        #: Where exported encoders are cached; None means rag.paths.default_cache_dir().
         self.cache_dir = cache_dir
         #: Why the fast query path is not in use (None while it is, or before the first query).
         self.fast_query_problem: str | None = None
@@ -166,11 +166,11 @@ class Embedder:
         if self.path is None:
             self.fast_query_problem = "the model has no local folder"
             return None
-        from rag import query_encoder
+        from rag.embeddings import onnx_query
 
         try:
-            encoder = query_encoder.load(self.path, self.cache_dir)
-        except query_encoder.Unavailable as e:
+            encoder = onnx_query.load(self.path, self.cache_dir)
+        except onnx_query.Unavailable as e:
             self.fast_query_problem = str(e)
             log.info("fast query encoder not used: %s", e)
             return None
@@ -185,28 +185,28 @@ class Embedder:
         """
         if not self.fast_query or self.path is None:
             return False
-        from rag import query_encoder
+        from rag.embeddings import onnx_export, onnx_query
 
         with self._export_lock:
             self._export_tried = True
             try:
-                state = query_encoder.status(self.path, self.cache_dir)
+                state = onnx_query.status(self.path, self.cache_dir)
                 if state == "ready" and self.__dict__.get("query_encoder") is not None:
                     return True
                 if state == "ready" and force:  # index time: check every byte, re-export if damaged
                     try:
-                        self.__dict__["query_encoder"] = query_encoder.load(self.path, self.cache_dir, deep=True)
+                        self.__dict__["query_encoder"] = onnx_query.load(self.path, self.cache_dir, deep=True)
                         self.fast_query_problem = None
                         return True
-                    except query_encoder.Unavailable as e:
+                    except onnx_query.Unavailable as e:
                         log.info("exporting the light query encoder again: %s", e)
                 elif not force and state in ("ready", "failed"):  # another process may have exported it
                     self.__dict__.pop("query_encoder", None)
                     return self.query_encoder is not None
-                self.__dict__["query_encoder"] = query_encoder.export(self.model, self.path, self.cache_dir)
+                self.__dict__["query_encoder"] = onnx_export.export(self.model, self.path, self.cache_dir)
                 self.fast_query_problem = None
                 return True
-            except query_encoder.Unavailable as e:
+            except onnx_query.Unavailable as e:
                 self.fast_query_problem = str(e)
             except Exception as e:  # a cache on a full or read-only disk, say: never fail the caller
                 self.fast_query_problem = f"{type(e).__name__}: {e}"

@@ -23,14 +23,12 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag.index_store import fsync
+from rag.paths import default_cache_dir
+
 
 if TYPE_CHECKING:
     import numpy as np
@@ -68,14 +66,6 @@ SELF_CHECK = "Integrated care systems replaced clinical commissioning groups in 
 
 class Unavailable(Exception):
     """The light encoder cannot be used for this model here; the reason is the message."""
-
-
-def default_cache_dir() -> Path:
-    """``$RAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/rag``, else ``~/.cache/rag``."""
-    if os.environ.get("RAG_CACHE_DIR"):
-        return Path(os.environ["RAG_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "rag"
 
 
 def fingerprint(model_path: Path) -> dict[str, list[int]]:
@@ -198,116 +188,6 @@ def status(model_path: Path, cache_dir: Path | None = None) -> str:
     return "failed" if (folder / FAILED_FILE).exists() else "missing"
 
 
-def export(model: Any, model_path: Path, cache_dir: Path | None = None) -> QueryEncoder:
-    """Export ``model`` (a loaded SentenceTransformer), verify it, and install it in the cache.
-
-    Raises :class:`Unavailable` when the model cannot be exported or does not match; that
-    outcome is recorded too, so queries do not try again (``rag index`` does).
-    """
-    folder = entry_dir(model_path, cache_dir)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.parent / f".tmp-{folder.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-    tmp.mkdir()
-    t0 = time.perf_counter()
-    try:
-        meta = _export_into(model, tmp)
-        meta.update(format=FORMAT, model=str(model_path.resolve()), files=fingerprint(model_path),
-                    created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    export_seconds=round(time.perf_counter() - t0, 2))
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        _install(tmp, folder)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, Exception):
-            reason = str(e) if isinstance(e, Unavailable) else f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            _record_failure(folder, reason)
-            raise Unavailable(reason) from None
-        raise
-    _prune(folder)
-    log.info("light query encoder ready in %s (%.1fs, worst probe cosine %.8f)",
-             folder, time.perf_counter() - t0, meta["worst_probe_cosine"])
-    return QueryEncoder.open(folder, meta)
-
-
-def _export_into(model: Any, folder: Path) -> dict[str, Any]:
-    """Write the ONNX graph, its weights and the tokenizer into ``folder``; verify; return meta."""
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-
-    if getattr(model, "default_prompt_name", None):
-        raise Unavailable("the model adds a default prompt, which the light encoder does not reproduce")
-    backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
-    if backend is None:
-        raise Unavailable("the model has no fast tokenizer")
-    # A tokenizer that cannot be serialised fails here, not at query time.
-    (folder / TOKENIZER_FILE).write_text(backend.to_str(), encoding="utf-8")
-    first = model[0]
-    lower_case = bool(getattr(first, "do_lower_case", False))
-    max_length = int(model.max_seq_length)
-
-    features = model.preprocess([PROBES[0]])
-    names = tuple(k for k in ("input_ids", "attention_mask", "token_type_ids") if k in features)
-    constants = {k: v for k, v in features.items() if not torch.is_tensor(v)}  # e.g. modality="text"
-    if "input_ids" not in names or any(
-            torch.is_tensor(v) and k not in names for k, v in features.items()):
-        raise Unavailable(f"the model takes inputs the light encoder does not give ({sorted(features)})")
-
-    class Pipeline(torch.nn.Module):
-        """The whole sentence-transformers model as one function of the token tensors."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, *tensors):
-            return self.model(dict(zip(names, tensors), **constants))["sentence_embedding"]
-
-    raw = folder / "raw.onnx"
-    axes = {n: {0: "batch", 1: "sequence"} for n in names}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Pipeline().eval(), tuple(features[n] for n in names), str(raw),
-                          input_names=list(names), output_names=["sentence_embedding"],
-                          dynamic_axes=dict(axes, sentence_embedding={0: "batch"}),
-                          opset_version=17, dynamo=False)
-    # Optimise once here, weights in a separate file: loading then maps them instead of
-    # parsing 90 MB of protobuf, which roughly halves the session start.
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(folder / ONNX_FILE)
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", DATA_FILE)
-    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-    ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
-    raw.unlink()
-
-    meta: dict[str, Any] = {"max_length": max_length, "lower_case": lower_case, "inputs": list(names)}
-    encoder = QueryEncoder.open(folder, meta)
-    worst = 1.0
-    for text in PROBES:
-        want_ids = model.preprocess([text])["input_ids"][0].tolist()
-        if encoder.token_ids(text) != want_ids:
-            raise Unavailable(f"the tokenizer does not reproduce the model's token ids for {text[:40]!r}")
-        want = model.encode([text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
-        cosine = float(encoder.encode(text) @ np.asarray(want, dtype=np.float32))
-        worst = min(worst, cosine)
-        if not cosine >= 1 - TOLERANCE:
-            raise Unavailable(f"vectors differ from sentence-transformers (cosine {cosine:.7f} "
-                              f"for {text[:40]!r})")
-    check = model.encode([SELF_CHECK], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)[0]
-    import sentence_transformers
-    import tokenizers
-
-    meta.update(dim=int(len(check)), worst_probe_cosine=worst, probes=len(PROBES),
-                self_check_vector=[float(x) for x in check],
-                entry_files={name: [*_stat(folder / name), crc] for name, crc in
-                             _Checksums(folder, [ONNX_FILE, DATA_FILE, TOKENIZER_FILE]).result().items()},
-                versions={"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__,
-                          "onnxruntime": ort.__version__, "tokenizers": tokenizers.__version__})
-    return meta
-
-
 class _Checksums:
     """CRC-32 of some files of a folder, computed in a background thread.
 
@@ -344,48 +224,6 @@ class _Checksums:
         if self._error is not None:
             raise Unavailable(f"cannot read the cache entry: {type(self._error).__name__}: {self._error}")
         return dict(self._result)
-
-
-def _install(tmp: Path, folder: Path) -> None:
-    """Move a finished entry into place atomically; a concurrent exporter's entry wins."""
-    for name in os.listdir(tmp):
-        fsync(tmp / name)
-    if folder.exists():  # a failure record, or an entry being replaced by ``rag index``
-        old = folder.parent / f".old-{folder.name}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-        try:
-            os.rename(folder, old)
-        except OSError:
-            pass
-        else:
-            shutil.rmtree(old, ignore_errors=True)
-    try:
-        os.rename(tmp, folder)
-    except OSError:  # another process installed it first
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _record_failure(folder: Path, reason: str) -> None:
-    try:
-        if not (folder / META_FILE).exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / FAILED_FILE).write_text(json.dumps({"reason": reason, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}),
-                                              encoding="utf-8")
-    except OSError:
-        pass
-
-
-def _prune(keep: Path) -> None:
-    """Drop entries for this model's older files or runtimes, and stale half-written exports."""
-    same_model = keep.name.rsplit("-", 1)[0] + "-"  # folder name and path hash
-    for p in keep.parent.iterdir():
-        if p == keep:
-            continue
-        try:
-            stale_tmp = p.name.startswith((".tmp-", ".old-")) and time.time() - p.stat().st_mtime > 3600
-        except OSError:
-            continue
-        if stale_tmp or (p.name.startswith(same_model) and len(p.name) == len(keep.name)):
-            shutil.rmtree(p, ignore_errors=True)
 
 
 def _stat(path: Path) -> tuple[int, int]:

@@ -1,0 +1,29 @@
+"""Answerers, by the ``answerer`` setting: a new one is one module and one entry here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from rag.answering.base import Answerer
+
+if TYPE_CHECKING:
+    from rag.embeddings import Embedder
+    from rag.settings import Settings
+    from rag.store.base import Store
+
+__all__ = ["Answerer", "ANSWERERS", "answerer_for"]
+
+
+def _extractive(store: "Store", settings: "Settings", embedder: "Embedder") -> Answerer:
+    from rag.answering.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer(store, threshold=settings.abstain_threshold,
+                              max_sentences=settings.max_answer_sentences, encode=embedder.encode)
+
+
+#: Name -> factory of an answerer over one store version.
+ANSWERERS: dict[str, Callable[["Store", "Settings", "Embedder"], Answerer]] = {"extractive": _extractive}
+
+
+def answerer_for(store: "Store", settings: "Settings", embedder: "Embedder") -> Answerer:
+    return ANSWERERS[settings.answerer](store, settings, embedder)

@@ -1,0 +1,173 @@
+"""What every loader shares: the corpus listing, decoding, boilerplate rules, the protocol.
+
+A document's ``text`` is its kept lines joined by ``\\n`` and ``line_numbers`` says which
+original line each came from (see :class:`rag.types.Document`), so every format cites
+the lines (or records) a reader can find in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from rag.errors import RagError
+from rag.types import Document
+
+log = logging.getLogger("rag")
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+BUILTIN_BOILERPLATE = Path(__file__).resolve().parent.parent / "boilerplate.txt"
+
+
+class CorpusError(RagError):
+    """The corpus folder cannot be used (missing, or holds no readable article)."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of the corpus, with the hash the index uses to notice changes."""
+
+    path: Path
+    source: str
+    sha256: str
+
+
+class Loader(Protocol):
+    """Reads one format: a file in, its documents out, each line traced to the file."""
+
+    suffixes: tuple[str, ...]
+
+    def load(self, f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
+        """The documents of ``f``, boilerplate lines (``rules``) dropped; [] with a warning
+        naming the file when it holds none."""
+        ...
+
+
+def load_rules(extra: Path | None = None) -> list[re.Pattern[str]]:
+    """The built-in boilerplate rules plus a user's own file of them."""
+    files = [BUILTIN_BOILERPLATE] + ([extra] if extra else [])
+    rules = []
+    for f in files:
+        try:
+            lines = f.read_text(encoding="utf-8").splitlines()
+        except OSError as e:
+            raise CorpusError(f"cannot read boilerplate rules {f}: {e.strerror}") from None
+        for n, line in enumerate(lines, 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                try:
+                    rules.append(re.compile(line, re.IGNORECASE))
+                except re.error as e:
+                    raise CorpusError(f"{f}:{n}: bad boilerplate rule {line!r}: {e}") from None
+    return rules
+
+
+def list_sources(corpus: Path, extensions: tuple[str, ...]) -> list[SourceFile]:
+    """Every article file under ``corpus`` (sorted), with its content hash."""
+    if not corpus.exists():
+        raise CorpusError(f"corpus folder not found: {corpus}")
+    paths = [corpus] if corpus.is_file() else sorted(
+        p for p in corpus.rglob("*")
+        if p.is_file() and p.suffix.lower() in extensions and not any(
+            part.startswith(".") for part in p.relative_to(corpus).parts))
+    base = corpus.parent
+    files = []
+    for p in paths:
+        try:
+            digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError as e:
+            log.warning("skipping %s: cannot read it (%s)", p, e.strerror)
+            continue
+        files.append(SourceFile(path=p, source=p.relative_to(base).as_posix(), sha256=digest))
+    return files
+
+
+def read_text(f: SourceFile) -> str | None:
+    """The file's text, or None (with a warning naming it) when it is unreadable or binary."""
+    try:
+        data = f.path.read_bytes()
+    except OSError as e:
+        log.warning("skipping %s: cannot read it (%s)", f.source, e.strerror)
+        return None
+    text = None if b"\x00" in data[:8192] and not data.startswith(UTF16_BOMS) else decode(data, f.source)
+    if text is None or "\x00" in text[:8192]:  # NULs in text: binary, or broken UTF-16
+        log.warning("skipping %s: it looks like a binary file, not text", f.source)
+        return None
+    return text
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 (or UTF-16 with a byte-order mark) when it is; otherwise the most likely
+    encoding, said in a warning.
+
+    charset-normalizer cannot tell the Latin code pages apart on a short English text
+    (it guesses cp1250 for cp1252 curly quotes, mangling accents), so when its guess is a
+    Latin script and the bytes are valid cp1252 -- the de facto default of Western text
+    and of the web (WHATWG) -- cp1252 wins.
+    """
+    for encoding in (["utf-16"] if data.startswith(UTF16_BOMS) else []) + ["utf-8-sig"]:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    encoding = best.encoding if best else "cp1252"
+    if encoding != "cp1252" and (best is None or _mostly_latin(str(best))):
+        try:
+            data.decode("cp1252")
+            encoding = "cp1252"
+        except UnicodeDecodeError:
+            pass
+    log.warning("%s is not UTF-8; reading it as %s", name, encoding)
+    return data.decode(encoding, errors="replace")
+
+
+def _mostly_latin(text: str) -> bool:
+    """Whether the non-ASCII letters of ``text`` are mostly Latin ones (or there are none)."""
+    import unicodedata
+
+    letters = [c for c in text if ord(c) > 127 and c.isalpha()]
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    return latin >= len(letters) / 2
+
+
+def is_boilerplate(line: str, rules: list[re.Pattern[str]]) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and any(r.fullmatch(stripped) for r in rules)
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors number them: broken at \\n, \\r\\n or \\r only.
+
+    ``str.splitlines`` also breaks at form feeds, U+2028 and others, which would shift
+    every citation after them.
+    """
+    lines = re.split(r"\r\n|\r|\n", text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def document_from_lines(f: SourceFile, lines: list[tuple[int, str]],
+                        rules: list[re.Pattern[str]]) -> list[Document]:
+    """One document of ``(line number, text)`` pairs: boilerplate and repeated or outer
+    blank lines dropped, inner blank lines kept (they mark paragraphs)."""
+    kept: list[tuple[int, str]] = []
+    for n, line in lines:
+        if is_boilerplate(line, rules) or (not line.strip() and kept and not kept[-1][1].strip()):
+            continue  # boilerplate, or a second blank line left where boilerplate was
+        kept.append((n, line))
+    while kept and not kept[0][1].strip():
+        kept.pop(0)
+    while kept and not kept[-1][1].strip():
+        kept.pop()
+    if not kept:
+        log.warning("skipping %s: no text left in it", f.source)
+        return []
+    title = next(line.strip() for _, line in kept if line.strip())
+    return [Document(doc_id=f.source, source=f.source, text="\n".join(line for _, line in kept),
+                     line_numbers=tuple(n for n, _ in kept), title=title)]

@@ -1,0 +1,200 @@
+"""The values that pass between stages: small, frozen, and free of behaviour beyond their shape.
+
+files -> :class:`Document` -> :class:`Sentence`, :class:`Chunk` -> store -> :class:`Hit`
+-> :class:`Answer` (its :class:`AnswerSentence` s, each citing :class:`Citation` s by id).
+
+Chunks and sentences are addressed by stable string ids (file, document and character
+offset), never by a position in some table, so any store can hold them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document of a file: its kept text, and the original line of every text line.
+
+    ``text`` is the kept lines joined by ``\\n``; ``line_numbers[i]`` is the 1-based line in
+    the file that text line ``i`` came from, so any character range maps back to lines.
+    """
+
+    doc_id: str
+    #: Path shown in citations: relative to the corpus folder's parent.
+    source: str
+    text: str
+    line_numbers: tuple[int, ...]
+    title: str = ""
+
+    def lines_of(self, start: int, end: int) -> tuple[int, int]:
+        """Original first and last line of the character range ``[start, end)``."""
+        first = self.text.count("\n", 0, start)
+        last = self.text.count("\n", 0, max(start, end - 1))
+        return self.line_numbers[first], self.line_numbers[last]
+
+
+def _prefix(source: str, doc_id: str) -> str:
+    return source if doc_id == source else f"{source}#{doc_id}"
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence (or a list, or a signature block kept whole) with the lines it came from."""
+
+    doc_id: str
+    source: str
+    start: int  # character range in the document's text
+    end: int
+    start_line: int  # original lines, 1-based, inclusive
+    end_line: int
+    text: str  # the document's characters, whitespace collapsed
+    tokens: int
+
+    @property
+    def id(self) -> str:
+        """Stable across builds while the file is unchanged: file, document, offset."""
+        return f"{_prefix(self.source, self.doc_id)}:s{self.start}"
+
+    @property
+    def order(self) -> tuple[str, str, int]:
+        """Reading order across the corpus (file, document, offset): breaks ties."""
+        return (self.source, self.doc_id, self.start)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: a run of whole sentences of one document, sized in model tokens."""
+
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    start_line: int
+    end_line: int
+    text: str
+    tokens: int
+    #: The chunk's sentences as a range of the store's sentence table, ``[first, last)``
+    #: (how the local store finds them; other stores may number them their own way).
+    first_sentence: int
+    last_sentence: int
+
+    @property
+    def id(self) -> str:
+        return f"{_prefix(self.source, self.doc_id)}:c{self.start}"
+
+    @property
+    def order(self) -> tuple[str, str, int]:
+        return (self.source, self.doc_id, self.start)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with the scores that put it where it is."""
+
+    chunk: Chunk
+    score: float  # fused score; higher is better
+    dense: float | None  # cosine similarity, when the dense search found it
+    bm25: float | None
+    rank: int  # 1-based
+    #: BM25 over character 4-grams, when that ranking is on and found it.
+    chars: float | None = None
+    #: Best evidence of the passage's sentences, when the answerer reranked the hits.
+    evidence: float | None = None
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+    def to_dict(self) -> dict:
+        """The JSON shape of one passage in ``rag search --json`` and ``GET /api/search``."""
+        c = self.chunk
+        return {"rank": self.rank, "id": c.id, "source": c.source, "start_line": c.start_line,
+                "end_line": c.end_line, "score": round(self.score, 6),
+                "evidence": _round(self.evidence, 4), "dense": _round(self.dense, 4),
+                "bm25": _round(self.bm25, 4), "chars": _round(self.chars, 4), "text": c.text}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a claim comes from: a file, its lines, and the verbatim quote found there."""
+
+    id: int
+    source: str
+    start_line: int
+    end_line: int
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer and the ids of the citations that support it."""
+
+    text: str
+    citations: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as data; :class:`rag.rendering.Renderer` turns it into text.
+
+    ``answer`` and ``body`` are the rendered text (with and without the Sources list),
+    filled in by the renderer; code never reads anything back out of them.
+    """
+
+    question: str
+    abstained: bool
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    #: Best support score: what the abstention threshold was compared with.
+    support: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    answer: str = ""
+    body: str = ""
+
+    def to_dict(self) -> dict:
+        """The ``rag ask --json`` shape of ../shared/CONTRACT.md, plus ``sentences`` and ``body``."""
+        return {"question": self.question, "answer": self.answer, "abstained": self.abstained,
+                "citations": [asdict(c) for c in self.citations],
+                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+                "support": round(self.support, 4),
+                "sentences": [{"text": s.text, "citations": list(s.citations)} for s in self.sentences],
+                "body": self.body}
+
+
+@dataclass(frozen=True)
+class SentenceEvent:
+    """Streaming: one more sentence of the answer is ready."""
+
+    sentence: AnswerSentence
+
+
+@dataclass(frozen=True)
+class AnswerDone:
+    """Streaming: the answer is complete (the last event)."""
+
+    answer: Answer
+
+
+AnswerEvent = Union[SentenceEvent, AnswerDone]
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """A question as the answerer receives it."""
+
+    #: As the user asked it: shown in the answer.
+    question: str
+    #: What was searched: the question, or a follow-up made standalone (rag.conversation).
+    text: str
+    #: The unit vector of ``text``.
+    vector: "np.ndarray"
