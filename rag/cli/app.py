@@ -261,9 +261,5 @@ def _print_answer(answer) -> None:
         out.print(Text(sources, style="dim"))
 
 
-def main() -> None:
-    app()
-
-
 if __name__ == "__main__":
-    main()
+    app()
