@@ -30,7 +30,7 @@ from typing import Callable
 import pytest
 
 from rag.chunking import collapse  # noqa: F401  (tests import it from here)
-from rag.documents import split_lines
+from rag.loaders import split_lines
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT_ROOT / "seeds"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer_kinds import gives, is_given_name, kinds_asked
+from rag.answering.kinds import gives, is_given_name, kinds_asked
 
 
 @pytest.mark.parametrize("question, text, given", [

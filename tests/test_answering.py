@@ -88,7 +88,7 @@ def check_citations(answer) -> None:
 
 #: Known failures (2026-11-22, support weights and threshold 0.332 from benchmarks/calibrate.py);
 #: strict, so a fix shows up as XPASS.
-CALIBRATION = "abstention calibration (rag/answering.py): "
+CALIBRATION = "abstention calibration (rag/answering/): "
 KNOWN = {
     "Which politician suggested state ownership of family doctors' surgeries?":
         CALIBRATION + "declined; the best sentence is an unrelated one ('All surgeries must begin...')",
@@ -195,9 +195,11 @@ def test_every_quote_is_verbatim_for_the_shipped_question_set(seed_assistant):
 
 def scored_sentence(assistant, question: str, containing: str):
     """The scored candidate sentence of ``question`` that contains ``containing``."""
+    from rag.types import Query
+
     state = assistant.state()
-    vector = assistant.embedder.encode_query(question)
-    scored = state.answerer.score(question, vector, state.retriever.search(question, vector, 5))
+    query = Query(question=question, text=question, vector=assistant.embedder.encode_query(question))
+    scored = state.answerer.score(query, state.retriever.search(question, query.vector, 5))
     return next(s for s in scored if containing in s.sentence.text)
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import SEEDS, collapse, file_lines
 from rag.chunking import chunk_sentences, paragraphs, split_sentences
-from rag.documents import Document, list_sources, load_documents, load_rules
+from rag.loaders import list_sources, load_documents, load_rules
+from rag.types import Document
 
 EXTS = (".txt", ".md", ".html")
 

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import (PROJECT_ROOT, RAG_BIN, SEEDS, assert_one_line_error, collapse, current_generation,
                       file_lines, rag_env)
-from rag import index_store
+from rag.store import generations
 
 
 def snapshot(index_dir):
@@ -200,7 +200,7 @@ def test_ask_rebuilds_a_stale_index_saying_so_and_skips_bad_files(run_rag, seed_
     assert not data["abstained"] and "a third" in data["answer"]
     assert data["citations"][0]["source"] == "seeds/004_24a63785afbf6050.txt"
     assert current_generation(index) != before
-    report = index_store.load(index)
+    report = generations.load(index)
     assert any("Cheshire\u2019s villages" in s.text for s in report.sentences)  # cp1252 decoded
 
 
@@ -215,7 +215,7 @@ def test_ask_rebuilds_a_damaged_index_with_a_clear_message(run_rag, small_worksp
     stderr = collapse(proc.stderr)
     assert "damaged" in stderr and "chunks.faiss" in stderr and "building the index" in stderr
     assert "Sajid Javid" in proc.stdout and "[1]" in proc.stdout
-    assert index_store.load(index).generation != gen.name
+    assert generations.load(index).path.name != gen.name
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])

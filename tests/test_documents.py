@@ -10,7 +10,8 @@ import re
 import pytest
 
 from conftest import SEEDS, collapse
-from rag.documents import CorpusError, Document, decode, list_sources, load_documents, load_file, load_rules
+from rag.loaders import CorpusError, decode, list_sources, load_documents, load_file, load_rules
+from rag.types import Document
 
 EXTS = (".txt", ".md", ".html", ".htm", ".jsonl")
 

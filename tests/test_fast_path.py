@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import SEEDS
 
-from rag import query_encoder
+from rag.embeddings import onnx_query as query_encoder
 from rag.embeddings import Embedder
 
 #: Used when the shipped set is absent, and in any case: odd shapes of input.
@@ -129,7 +129,7 @@ def test_fast_and_full_paths_give_the_same_answers(two_assistants):
     fast, full = two_assistants
     for q in questions():
         hits_fast, hits_full = fast.search(q), full.search(q)
-        assert [h.chunk_index for h in hits_fast] == [h.chunk_index for h in hits_full], q
+        assert [h.id for h in hits_fast] == [h.id for h in hits_full], q
         same_answer(fast.ask(q), full.ask(q))
 
 
@@ -230,7 +230,9 @@ def test_encoder_of_other_model_files_is_not_used(embedder, tmp_path):
 def test_export_that_does_not_match_is_refused(embedder, tmp_path, monkeypatch):
     """No encoder can meet an impossible tolerance: the export is refused, recorded, and queries
     do not retry it (``rag index`` does)."""
-    monkeypatch.setattr(query_encoder, "TOLERANCE", -1.0)
+    from rag.embeddings import onnx_export
+
+    monkeypatch.setattr(onnx_export, "TOLERANCE", -1.0)
     refused = fresh_embedder(embedder, cache_dir=tmp_path)
     assert refused.prepare_query_encoder() is False
     assert "differ from sentence-transformers" in refused.fast_query_problem

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import current_generation
-from rag import index_store, indexing
-from rag.documents import CorpusError
+from rag import indexing
+from rag.loaders import CorpusError
+from rag.store import generations
 from rag.settings import Settings
 
 FILES = ["000_5f02ec8ebbba9bda.txt", "001_a1af8ce10c5b3b2b.txt", "002_305e029074e56b92.txt",
@@ -59,14 +60,14 @@ def test_touching_a_file_embeds_nothing_because_its_content_is_the_same(
 
 
 def test_modifying_one_file_embeds_only_that_file(seed_corpus_copy, seed_index_copy, embedder, counting):
-    before = index_store.load(seed_index_copy)
+    before = generations.load(seed_index_copy)
     changed = seed_corpus_copy / FILES[1]
     changed.write_text(changed.read_text(encoding="utf-8") +
                        "\nThe Cheshire pilot cut waiting lists by a third in 2023.\n", encoding="utf-8")
     report = indexing.build(settings_for(seed_corpus_copy, seed_index_copy), embedder)
     assert report.embedded == [f"seeds/{FILES[1]}"]
     assert sorted(report.reused) == [f"seeds/{f}" for f in FILES if f != FILES[1]]
-    after = index_store.load(seed_index_copy)
+    after = generations.load(seed_index_copy)
     mine = [c for c in after.chunks if c.source == f"seeds/{FILES[1]}"]
     mine_s = [s for s in after.sentences if s.source == f"seeds/{FILES[1]}"]
     # Exactly that file's chunks and sentences went through the model, nothing else.
@@ -85,9 +86,9 @@ def test_modifying_one_file_embeds_only_that_file(seed_corpus_copy, seed_index_c
 def test_incremental_result_equals_a_full_rebuild(small_workspace, embedder, tmp_path):
     (small_workspace.corpus / FILES[0]).write_text("A new first article about PCNs.\n", encoding="utf-8")
     indexing.build(small_workspace, embedder)
-    incremental = index_store.load(small_workspace.index_dir)
+    incremental = generations.load(small_workspace.index_dir)
     indexing.build(small_workspace.replace(index_dir=tmp_path / "full"), embedder, rebuild=True)
-    full = index_store.load(tmp_path / "full")
+    full = generations.load(tmp_path / "full")
     assert incremental.chunks == full.chunks and incremental.sentences == full.sentences
     assert np.allclose(incremental.chunk_vectors(), full.chunk_vectors(), atol=1e-5)
     assert np.allclose(incremental.sentence_vectors, full.sentence_vectors, atol=1e-5)
@@ -101,7 +102,7 @@ def test_new_file_is_embedded_and_deleted_file_leaves(seed_corpus_copy, seed_ind
     report = indexing.build(settings_for(seed_corpus_copy, seed_index_copy), embedder)
     assert report.embedded == ["seeds/005_new.md"]
     assert report.removed == [f"seeds/{FILES[3]}"]
-    after = index_store.load(seed_index_copy)
+    after = generations.load(seed_index_copy)
     assert f"seeds/{FILES[3]}" not in after.manifest["files"]
     assert all(c.source != f"seeds/{FILES[3]}" for c in after.chunks)
     assert all(s.source != f"seeds/{FILES[3]}" for s in after.sentences)
@@ -111,14 +112,14 @@ def test_new_file_is_embedded_and_deleted_file_leaves(seed_corpus_copy, seed_ind
 def test_changing_the_chunk_size_re_embeds_everything(small_workspace, embedder):
     report = indexing.build(small_workspace.replace(chunk_tokens=64), embedder)
     assert len(report.embedded) == 2 and report.reused == []
-    assert index_store.load(small_workspace.index_dir).manifest["chunk_tokens"] == 64
+    assert generations.load(small_workspace.index_dir).manifest["chunk_tokens"] == 64
 
 
 def test_chunk_size_over_the_model_limit_is_clamped(small_workspace, embedder, caplog):
     with caplog.at_level(logging.WARNING, logger="rag"):
         indexing.build(small_workspace.replace(chunk_tokens=1000), embedder)
     assert any("over the model's limit" in r.getMessage() for r in caplog.records)
-    idx = index_store.load(small_workspace.index_dir)
+    idx = generations.load(small_workspace.index_dir)
     assert max(c.tokens for c in idx.chunks) <= embedder.max_seq_length - 2
 
 
@@ -129,7 +130,7 @@ def test_empty_corpus_is_an_error_and_keeps_the_good_index(tmp_path, seed_index_
     with pytest.raises(CorpusError, match="no articles"):
         indexing.build(settings_for(empty, seed_index_copy), embedder)
     assert current_generation(seed_index_copy) == before
-    assert index_store.load(seed_index_copy).chunks
+    assert generations.load(seed_index_copy).chunks
 
 
 def test_corpus_of_unreadable_files_is_an_error(tmp_path, embedder, caplog):
@@ -169,15 +170,15 @@ def test_bad_files_among_articles_are_skipped_and_the_rest_indexed(
     messages = " | ".join(r.getMessage() for r in caplog.records)
     assert "zz_binary.txt" in messages and "zz_windows.txt" in messages
     assert sorted(report.embedded) == ["seeds/zz_binary.txt", "seeds/zz_windows.txt"]
-    idx = index_store.load(seed_index_copy)
+    idx = generations.load(seed_index_copy)
     assert any("Cheshire\u2019s villages share one caf\u00e9" in s.text for s in idx.sentences)
     assert all(c.source != "seeds/zz_binary.txt" for c in idx.chunks)
 
 
 def test_stale_reasons(seed_corpus_copy, seed_index_copy):
-    from rag.documents import list_sources
+    from rag.loaders import list_sources
 
-    manifest = index_store.read_manifest(seed_index_copy)  # built from the seeds, not this copy
+    manifest = generations.read_manifest(seed_index_copy)  # built from the seeds, not this copy
     settings = settings_for(seed_corpus_copy, seed_index_copy)
     files = list_sources(seed_corpus_copy, settings.extensions)
     assert "another corpus" in indexing.stale_reason(manifest, settings, files)
@@ -228,7 +229,7 @@ def test_ask_rebuilds_an_index_of_another_model(small_workspace, make_assistant,
     with caplog.at_level(logging.WARNING, logger="rag"):
         assistant.ask("What has replaced clinical commissioning groups?")
     assert any("another model" in m for m in rebuild_messages(caplog))
-    assert index_store.load(index_dir).manifest["model"] == "all-MiniLM-L6-v2"
+    assert generations.load(index_dir).manifest["model"] == "all-MiniLM-L6-v2"
 
 
 # One damage per code path: the pointer, the manifest, a checksummed data file.
@@ -245,7 +246,7 @@ def test_ask_rebuilds_a_damaged_index(small_workspace, make_assistant, caplog, d
     messages = rebuild_messages(caplog)
     assert messages and "damaged" in messages[0] and "\n" not in messages[0]
     assert "Sajid Javid" in answer.answer
-    assert index_store.load(index_dir).generation != gen.name
+    assert generations.load(index_dir).path.name != gen.name
 
 
 def test_ask_keeps_an_index_built_with_other_chunking_flags(small_workspace, make_assistant, embedder, caplog):

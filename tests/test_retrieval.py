@@ -1,10 +1,11 @@
-"""Retrieval's view of words: BM25 terms over the real seed index."""
+"""Retrieval's view of words (rag.analysis) and hybrid search over the real seed index."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.retrieval import Retriever, bm25_ranking, bm25_tokens, char_grams, singular_acronyms
+from rag.analysis import bm25_tokens, char_grams, singular_acronyms
+from rag.retrieval import Retriever
 
 
 @pytest.mark.parametrize("text, want", [
@@ -22,11 +23,12 @@ def test_an_acronym_plural_is_the_same_bm25_term_as_its_singular():
 
 
 def test_bm25_ranks_passages_alike_for_an_acronym_and_its_plural(seed_assistant):
-    index = seed_assistant.state().index
-    singular = bm25_ranking(index, "What do ICS partnerships do?", 5, 1.2, 0.75)
-    plural = bm25_ranking(index, "What do ICSs partnerships do?", 5, 1.2, 0.75)
+    store = seed_assistant.state().store
+    singular = store.lexical("What do ICS partnerships do?", 5)
+    plural = store.lexical("What do ICSs partnerships do?", 5)
     assert singular == plural
-    assert any("Integrated care systems (ICSs) are partnerships" in index.chunks[i].text for i, _ in singular)
+    assert any("Integrated care systems (ICSs) are partnerships" in c.text
+               for c in store.chunks([i for i, _ in singular]))
 
 
 def test_character_grams_cut_words_that_are_not_stop_words():
@@ -39,44 +41,45 @@ def test_character_grams_reach_the_word_forms_a_stemmer_splits(seed_assistant):
     """Snowball stems "published" to "publish" and "publication" to "public": word BM25 cannot
     match them, BM25 over character 4-grams does, and the fused search finds the passage."""
     state = seed_assistant.state()
-    index = state.index
+    store = state.store
     question = "When was the NHS Long Term Plan published?"
-    answering = next(i for i, c in enumerate(index.chunks) if "publication of the Long Term Plan in 2019" in c.text)
+    answering = next(c.id for c in store.generation.chunks if "publication of the Long Term Plan in 2019" in c.text)
     assert bm25_tokens(["published"]) != bm25_tokens(["publication"])
-    chars = [i for i, _ in bm25_ranking(index, question, 5, tokens="chars")]
+    chars = [i for i, _ in store.lexical(question, 5, tokens="chars")]
     assert answering in chars
     vector = seed_assistant.embedder.encode_query(question)
-    assert answering in [h.chunk_index for h in state.retriever.search(question, vector, 5)]
-    assert answering not in [h.chunk_index for h in Retriever(index, char_weight=0.0).search(question, vector, 5)]
+    assert answering in [h.id for h in state.retriever.search(question, vector, 5)]
+    assert answering not in [h.id for h in Retriever(store, char_weight=0.0).search(question, vector, 5)]
 
 
 def test_the_bm25_models_saved_with_the_index_are_used_and_rank_as_a_fresh_build(seed_index_dir, monkeypatch):
     """`rag index` saves BM25 over words and over n-grams, so a new process loads them at its
     first question instead of building them (seconds on a large corpus)."""
-    import dataclasses
-
-    from rag import index_store, retrieval
+    from rag.store import bm25
+    from rag.store.local import LocalBackend, LocalStore
 
     question = "When was the NHS Long Term Plan published?"
-    unsaved = dataclasses.replace(index_store.load(seed_index_dir), path=None)  # no folder to load from
-    built = {t: bm25_ranking(unsaved, question, 10, tokens=t) for t in ("words", "chars")}
+    unsaved = LocalBackend(seed_index_dir).open()
+    unsaved.manifest = dict(unsaved.manifest, bm25=None)  # as if nothing were saved: built here
+    built = {t: unsaved.lexical(question, 10, tokens=t) for t in ("words", "chars")}
 
     def no_building(*args, **kwargs):
         raise AssertionError("built, though the index holds saved models")
 
-    monkeypatch.setattr(retrieval, "build_bm25", no_building)
-    index = index_store.load(seed_index_dir)
+    monkeypatch.setattr(bm25, "build", no_building)
+    store = LocalBackend(seed_index_dir).open()
     for tokens in ("words", "chars"):
-        assert bm25_ranking(index, question, 10, tokens=tokens) == built[tokens]
+        assert store.lexical(question, 10, tokens=tokens) == built[tokens]
+    other = LocalStore(store.generation, k1=1.5)
     with pytest.raises(AssertionError, match="built"):  # other BM25 parameters than saved: built anew
-        bm25_ranking(index, question, 10, k1=1.5)
+        other.lexical(question, 10)
 
 
 def test_tokens_are_pinned_to_the_saved_models_version():
     """Indexes save BM25 models of these tokens. If this test fails because the tokens changed
-    on purpose, bump TOKENS_VERSION in rag/retrieval.py (so older saved models are rebuilt)
+    on purpose, bump TOKENS_VERSION in rag/analysis.py (so older saved models are rebuilt)
     and update the expected tokens here."""
-    from rag.retrieval import TOKENS_VERSION
+    from rag.analysis import TOKENS_VERSION
 
     text = ["The GPs published 2 reports on ICSs, unlikely!"]
     assert TOKENS_VERSION == 1

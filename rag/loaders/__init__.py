@@ -15,7 +15,8 @@ from rag.loaders.text import TextLoader
 from rag.types import Document
 
 __all__ = ["BUILTIN_BOILERPLATE", "CorpusError", "Loader", "SourceFile", "decode", "is_boilerplate",
-           "list_sources", "load_rules", "split_lines", "LOADERS", "loader_for", "load_file", "suffixes"]
+           "list_sources", "load_rules", "split_lines", "LOADERS", "loader_for", "load_file", "load_documents",
+           "suffixes"]
 
 #: Every loader, by the suffixes it reads.
 LOADERS: dict[str, Loader] = {suffix: loader for loader in (TextLoader(), HtmlLoader(), BeirLoader())
@@ -34,3 +35,8 @@ def loader_for(path) -> Loader | None:
 def load_file(f: SourceFile, rules) -> list[Document]:
     """The documents of one file; a file no loader reads is read as plain text."""
     return (loader_for(f.path) or LOADERS[".txt"]).load(f, rules)
+
+
+def load_documents(files: list[SourceFile], rules) -> list[Document]:
+    """The documents of every file, in order."""
+    return [doc for f in files for doc in load_file(f, rules)]

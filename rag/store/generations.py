@@ -42,6 +42,10 @@ class Generation:
     vectors: Any  # faiss.Index over chunk vectors, inner product on unit vectors
     sentence_vectors: "np.ndarray | None"
 
+    def chunk_vectors(self) -> "np.ndarray":
+        """Every chunk vector, in row order (FAISS holds them; this copies them out)."""
+        return self.vectors.reconstruct_n(0, self.vectors.ntotal)
+
 
 def unwritable(index_dir: Path, error: OSError) -> StoreUnwritable:
     return StoreUnwritable(f"cannot write the index in {index_dir}: {error.strerror or error}")

@@ -164,7 +164,7 @@ class LocalWriter:
         first = s_rows[0] if s_rows else 0
         chunks = [replace(gen.chunks[i], first_sentence=gen.chunks[i].first_sentence - first,
                           last_sentence=gen.chunks[i].last_sentence - first) for i in c_rows]
-        all_vectors = self.base.memo("chunk_vectors", lambda: gen.vectors.reconstruct_n(0, gen.vectors.ntotal))
+        all_vectors = self.base.memo("chunk_vectors", gen.chunk_vectors)
         cvecs = all_vectors[c_rows] if c_rows else None
         svecs = gen.sentence_vectors[s_rows] if gen.sentence_vectors is not None and s_rows else None
         return chunks, [gen.sentences[i] for i in s_rows], cvecs, svecs

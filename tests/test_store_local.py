@@ -1,4 +1,4 @@
-"""The index on disk: generations, the atomic CURRENT pointer, checksums, damage detection."""
+"""The local store on disk: generations, the atomic CURRENT pointer, checksums, damage detection."""
 
 from __future__ import annotations
 
@@ -11,22 +11,21 @@ import numpy as np
 import pytest
 
 from conftest import SEEDS, current_generation
-from rag import index_store
-from rag.index_store import IndexDamaged, IndexMissing
+from rag.store import StoreDamaged, StoreMissing, generations
 
 
 def resave(index_dir):
     """Write the current index again as a new generation (same content)."""
-    idx = index_store.load(index_dir)
+    idx = generations.load(index_dir)
     manifest = {k: v for k, v in idx.manifest.items() if k not in ("checksums", "counts")}
-    return index_store.save(index_dir, manifest, idx.chunks, idx.sentences, idx.chunk_vectors(),
+    return generations.save(index_dir, manifest, idx.chunks, idx.sentences, idx.chunk_vectors(),
                             idx.sentence_vectors)
 
 
 def test_manifest_records_what_the_index_depends_on(seed_index_dir):
-    idx = index_store.load(seed_index_dir)
+    idx = generations.load(seed_index_dir)
     m = idx.manifest
-    assert m["format_version"] == index_store.FORMAT_VERSION
+    assert m["format_version"] == generations.FORMAT_VERSION
     assert m["model"] == "all-MiniLM-L6-v2" and m["dim"] == 384
     assert (m["chunk_tokens"], m["chunk_overlap"]) == (128, 32)
     assert m["files"] == {f"seeds/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
@@ -43,10 +42,10 @@ def test_manifest_records_what_the_index_depends_on(seed_index_dir):
 
 
 def test_save_then_load_round_trips(seed_index_copy):
-    before = index_store.load(seed_index_copy)
+    before = generations.load(seed_index_copy)
     gen = resave(seed_index_copy)
-    after = index_store.load(seed_index_copy)
-    assert after.path == gen and after.generation != before.generation
+    after = generations.load(seed_index_copy)
+    assert after.path == gen and after.path.name != before.path.name
     assert after.chunks == before.chunks and after.sentences == before.sentences
     assert np.array_equal(after.chunk_vectors(), before.chunk_vectors())
     assert np.array_equal(after.sentence_vectors, before.sentence_vectors)
@@ -60,10 +59,10 @@ def test_old_generations_are_pruned_keeping_one_previous(seed_index_copy):
 
 
 def test_no_index_is_missing_not_damaged(tmp_path):
-    with pytest.raises(IndexMissing):
-        index_store.load(tmp_path / "nothing-here")
-    with pytest.raises(IndexMissing):
-        index_store.read_manifest(tmp_path)
+    with pytest.raises(StoreMissing):
+        generations.load(tmp_path / "nothing-here")
+    with pytest.raises(StoreMissing):
+        generations.read_manifest(tmp_path)
 
 
 def truncate(path, keep=0.5):
@@ -93,8 +92,8 @@ DAMAGE = {
 def test_damage_is_detected_with_a_clear_message(seed_index_copy, damage):
     do, names = DAMAGE[damage]
     do(seed_index_copy / current_generation(seed_index_copy))
-    with pytest.raises(IndexDamaged, match=names) as info:
-        index_store.load(seed_index_copy)
+    with pytest.raises(StoreDamaged, match=names) as info:
+        generations.load(seed_index_copy)
     assert "\n" not in str(info.value)
 
 
@@ -105,13 +104,13 @@ def test_crash_while_writing_keeps_the_previous_index(seed_index_copy, monkeypat
     def die(path):
         raise KeyboardInterrupt  # what Ctrl-C looks like mid-write
 
-    monkeypatch.setattr(index_store, "fsync", die)
+    monkeypatch.setattr(generations, "fsync", die)
     with pytest.raises(KeyboardInterrupt):
         resave(seed_index_copy)
     monkeypatch.undo()
     assert current_generation(seed_index_copy) == before
     assert not list(seed_index_copy.glob(".tmp-gen-*"))  # the half-written folder is gone
-    assert len(index_store.load(seed_index_copy).chunks) > 0
+    assert len(generations.load(seed_index_copy).chunks) > 0
 
 
 def test_crash_before_the_pointer_switch_keeps_the_previous_index(seed_index_copy, monkeypatch):
@@ -123,14 +122,14 @@ def test_crash_before_the_pointer_switch_keeps_the_previous_index(seed_index_cop
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
-    monkeypatch.setattr(index_store.os, "replace", die)
+    monkeypatch.setattr(generations.os, "replace", die)
     with pytest.raises(KeyboardInterrupt):
         resave(seed_index_copy)
     monkeypatch.undo()
     assert current_generation(seed_index_copy) == before
-    assert index_store.load(seed_index_copy).generation == before
+    assert generations.load(seed_index_copy).path.name == before
     resave(seed_index_copy)  # and the next build still works, tidying up
-    assert index_store.load(seed_index_copy).generation != before
+    assert generations.load(seed_index_copy).path.name != before
 
 
 def test_leftovers_of_a_killed_build_are_ignored(seed_index_copy):
@@ -140,10 +139,10 @@ def test_leftovers_of_a_killed_build_are_ignored(seed_index_copy):
     half.mkdir()
     (half / "chunks.faiss").write_bytes(b"\x00" * 100)
     (half / "tables.json").write_text('{"chunks": [', encoding="utf-8")
-    (seed_index_copy / ".CURRENT.4242").write_text(".tmp-gen-20991231", encoding="utf-8")
-    assert index_store.load(seed_index_copy).generation == before
+    (seed_index_copy / ".CURRENT.4242.tmp").write_text(".tmp-gen-20991231", encoding="utf-8")
+    assert generations.load(seed_index_copy).path.name == before
     resave(seed_index_copy)
-    assert index_store.load(seed_index_copy).generation != before
+    assert generations.load(seed_index_copy).path.name != before
 
 
 def test_load_reads_one_generation_even_if_current_moves(seed_index_copy, monkeypatch):
@@ -151,7 +150,7 @@ def test_load_reads_one_generation_even_if_current_moves(seed_index_copy, monkey
     old_gen = current_generation(seed_index_copy)
     new_gen = resave(seed_index_copy).name
     (seed_index_copy / "CURRENT").write_text(old_gen + "\n")
-    real = index_store.current_generation
+    real = generations.current
     calls = []
 
     def moving(index_dir):
@@ -163,6 +162,6 @@ def test_load_reads_one_generation_even_if_current_moves(seed_index_copy, monkey
     # Make the two generations' files differ, so mixing them would fail the checksums.
     tables = seed_index_copy / new_gen / "tables.json"
     tables.write_text(json.dumps(json.loads(tables.read_text(encoding="utf-8")), indent=1), encoding="utf-8")
-    monkeypatch.setattr(index_store, "current_generation", moving)
-    idx = index_store.load(seed_index_copy)
-    assert idx.generation == old_gen
+    monkeypatch.setattr(generations, "current", moving)
+    idx = generations.load(seed_index_copy)
+    assert idx.path.name == old_gen
