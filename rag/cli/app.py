@@ -206,14 +206,17 @@ def eval_(questions: Optional[Path] = typer.Option(None, "--questions", "-q",
           model: Optional[str] = ModelOpt) -> None:
     """Run a question set through the same path as `ask` and score retrieval, answers and abstention."""
     from rag import evaluation as ev
+    from rag.cli import eval_view as view
 
     thresholds = ev.parse_fail_under(fail_under or [])
     path = questions or ev.DEFAULT_QUESTIONS
+    if questions is None and not path.is_file():  # the shipped set is only in a source checkout
+        raise ev.EvalError(f"no question set given and the default {path} does not exist: pass --questions FILE")
     question_set = ev.load_questions(path)
     old = ev.load_report(baseline) if baseline else None
     assistant = _assistant(corpus, index, model)
     show = err.is_terminal or bool(os.environ.get("RAG_PROGRESS"))
-    with ev.progress_bar(err, enabled=show) as progress:
+    with view.progress_bar(err, enabled=show) as progress:
         report = ev.run(assistant, question_set, top_k=top_k, progress=progress, questions_file=path)
     data = report.to_dict()
     if out_file:
@@ -221,14 +224,14 @@ def eval_(questions: Optional[Path] = typer.Option(None, "--questions", "-q",
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
     else:
-        ev.render_summary(out, report)
+        view.render_summary(out, report)
         out.print()
-        ev.render_failures(out, report)
+        view.render_failures(out, report)
     if old is not None:
-        ev.render_comparison(err if as_json else out, ev.compare(data, old))
+        view.render_comparison(err if as_json else out, ev.compare(data, old))
     failures = ev.check(data["summary"], thresholds)
     if failures:
-        raise ev.EvalError("below the threshold: " + "; ".join(ev.describe_failure(f) for f in failures))
+        raise ev.EvalError("below the threshold: " + "; ".join(view.describe_failure(f) for f in failures))
 
 
 @app.command()

@@ -36,4 +36,6 @@ class BeirLoader:
             if parts:
                 docs.append(Document(doc_id=doc_id, source=f.source, text="\n".join(parts),
                                      line_numbers=(n,) * len(parts), title=title.strip()))
+        if not docs:
+            log.warning("skipping %s: no records with text in it", f.source)
         return docs

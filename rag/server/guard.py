@@ -27,7 +27,7 @@ class Guard:
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
         path = scope["path"]
-        if self.api_key and scope["method"] != "OPTIONS" and (path.startswith("/v1/") or path.startswith("/api/")):
+        if self.api_key and scope["method"] != "OPTIONS" and path.startswith(("/v1/", "/api/")):
             scheme, _, token = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), self.api_key):
                 message = ("missing API key: send 'Authorization: Bearer <key>'" if not token

@@ -15,7 +15,8 @@ import functools
 import logging
 import os
 import time
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request

@@ -1,5 +1,7 @@
 // The chat page: sends the conversation to /v1/chat/completions with stream=true, shows the
-// answer as it arrives, then turns its [n] markers into links to expandable quotes.
+// answer as it arrives (a sentence at a time), then lays it out again from the structured
+// answer of the final chunk (sentences, body, citations), its [n] markers linked to
+// expandable quotes.
 // Plain DOM, no libraries; text is only ever set with textContent.
 "use strict";
 
@@ -29,39 +31,48 @@ function lines(c) {
 
 function scrollDown() { window.scrollTo(0, document.body.scrollHeight); }
 
-// The answer text with each [n] as a link that opens citation n.
-function renderText(target, text, prefix, known) {
-  target.textContent = "";
-  const parts = text.split(/(\[\d+\])/);
-  for (const part of parts) {
-    const m = /^\[(\d+)\]$/.exec(part);
-    if (m && known.has(Number(m[1]))) {
-      const a = el("a", "marker", part);
-      a.href = `#${prefix}-${m[1]}`;
-      a.addEventListener("click", (event) => {
-        event.preventDefault();
-        const target = document.getElementById(`${prefix}-${m[1]}`);
-        target.open = true;
-        target.scrollIntoView({ block: "nearest" });
-      });
-      target.appendChild(a);
-    } else if (part) {
-      target.appendChild(document.createTextNode(part));
-    }
-  }
+// A link to citation n of this reply: opens its quote and brings it into view.
+function marker(prefix, id) {
+  const a = el("a", "marker", `[${id}]`);
+  a.href = `#${prefix}-${id}`;
+  a.addEventListener("click", (event) => {
+    event.preventDefault();
+    const target = document.getElementById(`${prefix}-${id}`);
+    if (!target) return;
+    target.open = true;
+    target.scrollIntoView({ block: "nearest" });
+  });
+  return a;
 }
 
-function renderCitations(box, text, citations, abstained) {
+// The answer from its structured form: each sentence, then links to the citations it rests
+// on, laid out as the server renders them ("text [1] [2] text [3]"). An abstention (no
+// sentences) shows the server's body as it is. Nothing is parsed out of rendered text.
+function renderAnswer(target, answer, prefix) {
+  target.textContent = "";
+  const known = new Set(answer.citations.map((c) => c.id));
+  if (answer.abstained || !answer.sentences.length) {
+    target.textContent = answer.body;
+    return;
+  }
+  answer.sentences.forEach((sentence, i) => {
+    target.appendChild(document.createTextNode((i ? " " : "") + sentence.text));
+    for (const id of sentence.citations) {
+      target.appendChild(document.createTextNode(" "));
+      target.appendChild(known.has(id) ? marker(prefix, id) : el("span", "marker", `[${id}]`));
+    }
+  });
+}
+
+// The reply's final form: the answer, then its citations as expandable quotes.
+function renderReply(box, answer) {
   const prefix = `cite-${box.dataset.turn}`;
-  const textNode = box.querySelector(".text");
-  // The citations below show the Sources list's files and lines, with the quotes.
-  const body = citations.length ? text.split(/\n\n(?=Sources:|Nearest sources)/)[0] : text;
-  renderText(textNode, body, prefix, new Set(citations.map((c) => c.id)));
-  if (!citations.length) return;
+  renderAnswer(box.querySelector(".text"), answer, prefix);
+  if (!answer.citations.length) return;
   box.appendChild(el("div", "citations-title",
-    abstained ? "Nearest sources (they do not answer the question):" : "Sources:"));
+    answer.abstained ? "Nearest sources (they do not answer the question):" : "Sources:"));
   const list = el("div", "citations");
-  for (const c of citations) {
+  for (const c of answer.citations) {
     const item = el("details", "citation");
     item.id = `${prefix}-${c.id}`;
     const summary = el("summary");
@@ -125,22 +136,29 @@ async function ask(question) {
       method: "POST", headers, body: JSON.stringify({ model: MODEL, stream: true, messages }),
     });
     if (!response.ok) throw new Error(await errorMessage(response));
-    let citations = [];
-    let abstained = false;
+    let answer = null;  // the final chunk's structured answer
     for await (const chunk of events(response)) {
       if (chunk.error) throw new Error(chunk.error.message);
-      const delta = (chunk.choices && chunk.choices[0] && chunk.choices[0].delta) || {};
+      const choice = (chunk.choices && chunk.choices[0]) || {};
+      const delta = choice.delta || {};
       if (delta.content) {
         text += delta.content;
         textNode.textContent = text;
         scrollDown();
       }
-      if (delta.citations) citations = delta.citations;
-      if (delta.abstained) abstained = true;
+      if (choice.finish_reason === "stop") {
+        answer = {
+          body: typeof delta.body === "string" ? delta.body : text,
+          sentences: Array.isArray(delta.sentences) ? delta.sentences : [],
+          citations: Array.isArray(delta.citations) ? delta.citations : [],
+          abstained: delta.abstained === true,
+        };
+      }
     }
+    if (!answer) throw new Error("the answer stream ended early");
     textNode.classList.remove("pending");
-    if (abstained) box.classList.add("abstained");
-    renderCitations(box, text, citations, abstained);
+    if (answer.abstained) box.classList.add("abstained");
+    renderReply(box, answer);
     conversation = messages.concat([{ role: "assistant", content: text }]);
     box.dataset.state = "done";
   } catch (error) {
