@@ -3,10 +3,10 @@
     python benchmarks/beir.py DATA_DIR --split test [--max-docs N] [--out FILE] [--cache DIR]
 
 DATA_DIR is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv). The corpus is
-indexed by ``rag.indexing.build`` (the loader, chunker, embedder and index store users run),
-every query of the split goes through ``rag.retrieval.Retriever.search_documents`` (dense
-MaxP over chunks, BM25 over whole documents' words and over their character 4-grams,
-fused), and ranx scores nDCG@10, Recall@100 and MRR@10 for dense alone, BM25 alone,
+indexed by ``rag.indexing.build`` (the loader, chunker, embedder and local store users run),
+every query of the split goes through ``doc_ranking.DocumentRanker.search`` (dense MaxP over
+the store's chunks, BM25 over whole documents' words and over their character 4-grams,
+fused as ``rag.fusion`` fuses passages), and ranx scores nDCG@10, Recall@100 and MRR@10 for dense alone, BM25 alone,
 character BM25 alone and the fused retriever. It also reports index
 time, embedding throughput, peak memory, and the indexing overhead over a bare
 ``SentenceTransformer.encode`` of the same chunk texts in the same process.
@@ -35,11 +35,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from rag import index_store, indexing
+from doc_ranking import DocumentRanker  # benchmarks/, this script's folder
+
+from rag import indexing
 from rag.embeddings import Embedder
 from rag.errors import RagError
-from rag.retrieval import Retriever
+from rag.loaders import list_sources
 from rag.settings import Settings
+from rag.store import generations
+from rag.store.local import LocalBackend, LocalStore
+
+log = logging.getLogger("rag.bench")
 
 METRICS = ["ndcg@10", "recall@100", "mrr@10"]
 DEPTH = 100  # documents kept per query: enough for Recall@100
@@ -151,43 +157,48 @@ class IndexStats:
 
 
 def index_corpus(settings: Settings, embedder: TimedEmbedder, fresh: bool,
-                 overhead: bool) -> tuple[index_store.Index, IndexStats]:
-    """Build (or reuse a cached) index of the corpus with the product's own indexer."""
+                 overhead: bool) -> tuple[LocalStore, IndexStats]:
+    """Build (or reuse a cached) index of the corpus with the product's own indexer, in the
+    local store whatever ``RAG_STORE`` says (the document ranker reads its tables and FAISS)."""
+    backend = LocalBackend(settings.index_dir, settings.bm25_k1, settings.bm25_b)
     stats_file = settings.index_dir / "bench-stats.json"
     if not fresh and stats_file.exists():
         try:
-            manifest = index_store.read_manifest(settings.index_dir)
-            files = indexing.list_sources(settings.corpus, settings.extensions)
-            if indexing.stale_reason(manifest, settings, files) is None:
-                index = index_store.load(settings.index_dir)
+            manifest = generations.read_manifest(settings.index_dir)
+            files = list_sources(settings.corpus, settings.extensions)
+            reason = indexing.stale_reason(manifest, settings, files)
+            if reason is None:
+                store = backend.open()
                 stats = IndexStats(**json.loads(stats_file.read_text()))
                 stats.cached = True
-                return index, stats
-        except (RagError, TypeError, ValueError):
-            pass
+                return store, stats
+            log.warning("not reusing the cached index in %s: %s", settings.index_dir, reason)
+        except (RagError, TypeError, ValueError) as e:
+            log.warning("not reusing the cached index in %s: %s", settings.index_dir, e)
     embedder.encode(["warm up the model before timing"])  # loads it: not indexing work
     embedder.seconds = embedder.texts = 0
-    report = indexing.build(settings, embedder, rebuild=True)
-    index = index_store.load(settings.index_dir)
-    tokens = [c.tokens for c in index.chunks]
-    stats = IndexStats(docs=len({(c.source, c.doc_id) for c in index.chunks}), chunks=len(index.chunks),
+    report = indexing.build(settings, embedder, rebuild=True, backend=backend)
+    store = backend.open()
+    chunks = store.generation.chunks
+    tokens = [c.tokens for c in chunks]
+    stats = IndexStats(docs=len({(c.source, c.doc_id) for c in chunks}), chunks=len(chunks),
                        chunk_tokens_total=sum(tokens), max_chunk_tokens=max(tokens),
                        index_seconds=report.seconds, embed_seconds=embedder.seconds)
     if overhead:
-        texts = [c.text for c in index.chunks]
+        texts = [c.text for c in chunks]
         t0 = time.perf_counter()
         embedder.model.encode(texts, batch_size=embedder.batch_size, convert_to_numpy=True,
                               normalize_embeddings=True, show_progress_bar=False)
         stats.raw_encode_seconds = time.perf_counter() - t0
     stats_file.write_text(json.dumps(asdict(stats), indent=2))
-    return index, stats
+    return store, stats
 
 
-def run_queries(retriever: Retriever, data: Data, vectors, mode: str) -> dict[str, dict[str, float]]:
+def run_queries(ranker: DocumentRanker, data: Data, vectors, mode: str) -> dict[str, dict[str, float]]:
     """A ranx run: query id -> {doc id: score}, the top ``DEPTH`` documents of ``mode``."""
     run: dict[str, dict[str, float]] = {}
     for (q, text), vec in zip(data.queries.items(), vectors):
-        hits = [h for h in retriever.search_documents(text, vec, DEPTH + 1, mode=mode) if h.doc_id != q]
+        hits = [h for h in ranker.search(text, vec, DEPTH + 1, mode=mode) if h.doc_id != q]
         # ranx needs a score per listed doc; keep the rank order even where scores tie.
         run[q] = {h.doc_id: float(len(hits) - n) for n, h in enumerate(hits[:DEPTH])}
         if not run[q]:
@@ -196,19 +207,20 @@ def run_queries(retriever: Retriever, data: Data, vectors, mode: str) -> dict[st
 
 
 def evaluate(data: Data, run: dict[str, dict[str, float]]) -> dict[str, float]:
-    from ranx import Qrels, Run, evaluate as ranx_evaluate
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
 
     scores = ranx_evaluate(Qrels(data.qrels), Run(run), METRICS, make_comparable=True)
     return {m: round(float(scores[m]), 4) for m in METRICS}
 
 
-def sweep(index, data: Data, vectors, base: Settings) -> list[dict]:
-    """Fusion and BM25 settings over a grid, each through the real retriever (tuning only)."""
+def sweep(store: LocalStore, data: Data, vectors, base: Settings) -> list[dict]:
+    """Fusion and BM25 settings over a grid, each through the document ranker (tuning only)."""
     rows = []
 
     def score(modes, **changes):
         s = base.replace(**changes)
-        r = Retriever.from_settings(index, s)
+        r = DocumentRanker.from_settings(store, s)
         for mode in modes:
             t0 = time.perf_counter()
             m = evaluate(data, run_queries(r, data, vectors, mode))
@@ -291,8 +303,8 @@ def run(a: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rag-beir-") as tmp:
         base = Settings.load(model=a.model, chunk_tokens=a.chunk_tokens, chunk_overlap=a.chunk_overlap,
                              candidates=a.candidates, fusion=a.fusion, rrf_k=a.rrf_k,
-                             dense_weight=a.dense_weight, bm25_weight=a.bm25_weight, char_weight=a.char_weight, bm25_k1=a.bm25_k1,
-                             bm25_b=a.bm25_b, batch_size=a.batch_size, sentence_vectors=False)
+                             dense_weight=a.dense_weight, bm25_weight=a.bm25_weight, char_weight=a.char_weight,
+                             bm25_k1=a.bm25_k1, bm25_b=a.bm25_b, batch_size=a.batch_size, sentence_vectors=False)
         work = Path(tmp)
         if a.cache:
             work = a.cache / f"{a.data_dir.resolve().name}-{cache_key(data, base, a.max_docs)}"
@@ -301,20 +313,20 @@ def run(a: argparse.Namespace) -> int:
         settings = base.replace(corpus=data.corpus, index_dir=work / "index")
         # Queries go through the full sentence-transformers model (no ONNX query encoder export).
         embedder = TimedEmbedder(settings.model, batch_size=settings.batch_size, fast_query=False)
-        index, stats = index_corpus(settings, embedder, fresh=not a.cache, overhead=not a.no_overhead)
+        store, stats = index_corpus(settings, embedder, fresh=not a.cache, overhead=not a.no_overhead)
 
         t0 = time.perf_counter()
         vectors = embedder.encode(list(data.queries.values()))
         query_seconds = time.perf_counter() - t0
         if a.sweep:
-            rows = sweep(index, data, vectors, settings)
+            rows = sweep(store, data, vectors, settings)
             result = {"sweep": rows}
         else:
-            retriever = Retriever.from_settings(index, settings)
+            ranker = DocumentRanker.from_settings(store, settings)
             results, search_ms = {}, {}
             for mode in ("dense", "bm25", "chars", "fused"):
                 t0 = time.perf_counter()
-                run_ = run_queries(retriever, data, vectors, mode)
+                run_ = run_queries(ranker, data, vectors, mode)
                 search_ms[mode] = round((time.perf_counter() - t0) * 1000 / len(data.queries), 2)
                 results[mode] = evaluate(data, run_)
             result = {"metrics": results, "search_ms_per_query": search_ms}

@@ -3,7 +3,7 @@
     python benchmarks/calibrate.py [--questions eval/calibration.jsonl] [--top-k 5]
 
 Runs every question through the real retrieval and sentence scoring once, then searches a
-grid of weights (one per :class:`rag.answering.Features` field) twice:
+grid of weights (one per :class:`rag.answering.features.Features` field) twice:
 - evidence weights, which rank sentences: the best sentence of an answerable question
   should hold one of its facts (ties: come from a supporting source);
 - support weights and threshold, which decide whether to answer: the best support should
@@ -27,6 +27,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from rag.evaluation import Question
+    from rag.store.base import Store
+    from rag.types import Sentence
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,35 +39,39 @@ class Row:
     features: np.ndarray  # one row of Features values per candidate sentence
     supported: np.ndarray  # per candidate: it comes from a supporting source
     has_fact: np.ndarray  # per candidate: it, or a neighbour, holds a fact of the answer
-    question: "Question"
+    question: Question
 
 
-def collect(questions: list["Question"], top_k: int) -> list[Row]:
+def collect(questions: list[Question], top_k: int) -> list[Row]:
     from rag import Assistant
-    from rag.answering import Weights
+    from rag.answering.features import Weights
     from rag.evaluation import normalise
+    from rag.types import Query
 
     assistant = Assistant()
     state = assistant.state()
-    sentences = state.index.sentences
     names = list(Weights.__dataclass_fields__)
     rows = []
     for q in questions:
-        query = q.question  # no history: what `rag ask` searches
-        vector = assistant.embedder.encode_query(query)
-        scored = state.answerer.score(query, vector, state.retriever.search(query, vector, top_k))
+        text = q.question  # no history: what `rag ask` searches
+        query = Query(question=text, text=text, vector=assistant.embedder.encode_query(text))
+        scored = state.answerer.score(query, state.retriever.search(query.text, query.vector, top_k))
         spellings = [normalise(s) for fact in q.facts for s in fact]
-
-        def holds_fact(i: int) -> bool:
-            near = normalise(" ".join(sentences[j].text for j in (i - 1, i, i + 1)
-                                      if 0 <= j < len(sentences) and sentences[j].doc_id == sentences[i].doc_id))
-            return any(s in near for s in spellings)
-
         rows.append(Row(answerable=q.answerable,
                         features=np.array([[getattr(s.features, n) for n in names] for s in scored]).reshape(-1, len(names)),
                         supported=np.array([Path(s.sentence.source).name in q.source_names for s in scored]),
-                        has_fact=np.array([holds_fact(s.sentence_index) for s in scored]), question=q))
+                        has_fact=np.array([holds_fact(state.store, s.sentence, spellings) for s in scored]), question=q))
     return rows
+
+
+def holds_fact(store: Store, sentence: Sentence, spellings: list[str]) -> bool:
+    """Whether the sentence, read with its neighbours in the same document, holds one of the
+    (normalised) spellings of a fact."""
+    from rag.evaluation import normalise
+
+    near = sorted([sentence, *store.neighbours(sentence.id)], key=lambda s: s.start)  # reading order
+    text = normalise(" ".join(n.text for n in near))
+    return any(s in text for s in spellings)
 
 
 def ranking(rows: list[Row], weights: np.ndarray) -> tuple[float, float]:
@@ -95,7 +101,7 @@ def separation(rows: list[Row], ranking_weights: np.ndarray,
     n_pos = sum(1 for _, a, _ in points if a) or 1
     n_neg = sum(1 for _, a, _ in points if not a) or 1
     grid = sorted({round(e, 3) for e, _, _ in points} | {-1.0, 2.0})
-    cuts = [(a + b) / 2 for a, b in zip(grid, grid[1:])]
+    cuts = [(a + b) / 2 for a, b in itertools.pairwise(grid)]
     scores = []
     for t in cuts:
         tp = sum(1 for e, a, ok in points if a and ok and e >= t)
@@ -134,7 +140,7 @@ def main() -> int:
     except EvalError as e:
         sys.exit(f"error: {e}")
     rows = collect(questions, args.top_k)
-    from rag.answering import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Weights
+    from rag.answering.features import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Weights
     from rag.settings import Settings
 
     names = list(Weights.__dataclass_fields__)

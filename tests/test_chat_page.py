@@ -72,6 +72,9 @@ def test_chat_page_streams_an_answer_with_expandable_citations(serve, seed_assis
         assert page.evaluate("window.textUpdates") > 3
         text = reply.locator(".text").inner_text()
         assert " ".join(first.quote.split()) in " ".join(text.split()) and "[1]" in text
+        # Laid out from the structured answer: its sentences and markers, the Sources as cards below.
+        assert " ".join(text.split()) == " ".join(want.body.split()) and "Sources:" not in text
+        assert reply.locator(".text a.marker").count() == sum(len(s.citations) for s in want.sentences)
 
         citations = reply.locator("details.citation")
         assert citations.count() == len(want.citations)
@@ -92,10 +95,12 @@ def test_chat_page_streams_an_answer_with_expandable_citations(serve, seed_assis
 
         off = ask(page, "What is the capital of France?")
         assert "abstained" in off.get_attribute("class")
-        assert off.locator(".text").inner_text().startswith("The documents don't say")
+        off_text = off.locator(".text").inner_text()
+        assert off_text.startswith("The documents don't say")
+        assert off_text.strip() == seed_assistant.ask("What is the capital of France?").body
 
     assert not page.problems, page.problems
-    assert all(u.startswith(url) or u.startswith("data:") for u in page.requested), page.requested
+    assert all(u.startswith((url, "data:")) for u in page.requested), page.requested
 
 
 def test_chat_page_with_an_api_key(serve, seed_assistant, page):

@@ -271,3 +271,15 @@ def test_search_json_lists_passages_with_scores(run_rag, seed_index_copy):
     assert all(isinstance(h["score"], float) for h in data["hits"])
     assert all(isinstance(h[k], float) for h in data["hits"] for k in ("dense", "bm25", "chars"))
     assert "Sajid Javid floated" in data["hits"][0]["text"]
+
+
+def test_search_is_readable_in_80_columns(run_rag, seed_index_copy):
+    """Each passage under a heading line, wrapped to the terminal: no column a few characters wide."""
+    proc = run_rag("search", "GP nationalisation", "-k", "3", corpus=SEEDS, index=seed_index_copy,
+                   env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert [line.split(",")[0] for line in lines if line.startswith("#")][:1] == ["#1 seeds/000_5f02ec8ebbba9bda.txt"]
+    passage = [line for line in lines if line.startswith("   ") and "evidence" not in line]
+    assert passage and sum(len(line.split()) >= 5 for line in passage) >= 0.7 * len(passage)

@@ -9,13 +9,16 @@ real path is checked against the session's seed index: a run must hold exactly w
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
-
 from conftest import SEEDS, assert_one_line_error
+
 from rag import evaluation as ev
+from rag.cli.eval_view import describe, describe_failure
 from rag.evaluation import EvalError, Outcome, Question
+from rag.evaluation.checks import QuoteChecker, missing_facts
 
 DATA = Path(__file__).parent / "data"
 SMALL = DATA / "eval_small.jsonl"
@@ -105,9 +108,15 @@ def cite(n: int, source: str, start: int, end: int, quote: str) -> dict:
 
 
 def response(answer: str, citations: list[dict], abstained: bool = False) -> dict:
+    """An ``Answer.to_dict()``: ``answer`` is the body, each sentence ending at its ``[n]`` markers."""
     sources = "\n".join(f"[{c['id']}] {c['source']}, line {c['start_line']}" for c in citations)
+    sentences = []
+    if not abstained:
+        for text, markers in re.findall(r"(.*?)((?:\s*\[\d+\])+|$)", answer):
+            if text.strip():
+                sentences.append({"text": text.strip(), "citations": [int(n) for n in re.findall(r"\d+", markers)]})
     return {"question": "?", "answer": f"{answer}\n\nSources:\n{sources}", "abstained": abstained,
-            "citations": citations, "timings_ms": {"total": 1.0}}
+            "citations": citations, "timings_ms": {"total": 1.0}, "sentences": sentences, "body": answer}
 
 
 def question(qid: str, sources=(), facts=(), answerable=True) -> Question:
@@ -170,7 +179,7 @@ def test_metrics_on_known_outcomes(corpus_root):
     assert kinds["trap-answered"] == ["wrongly_answered"]
     assert by_id["second"].facts_missing == [("2021", "twenty twenty-one")]
     assert by_id["second"].bad_quotes == {3: "quote not found in the cited lines"}
-    words = [ev.describe(p) for p in by_id["second"].problems]
+    words = [describe(p) for p in by_id["second"].problems]
     assert "wrong source: retrieved b.txt first; a.txt first at rank 2" in words
     assert "missing fact: 2021 / twenty twenty-one" in words
 
@@ -185,16 +194,16 @@ def test_no_answerable_or_no_unanswerable_questions_leave_those_metrics_unmeasur
 def test_facts_are_matched_in_the_answer_not_in_its_sources_list():
     q = question("n", ["004_x.txt"], [["four", "4"]])
     cited = [{"id": 1, "source": "seeds/004_x.txt", "start_line": 4, "end_line": 4, "quote": "q"}]
-    assert ev.missing_facts(q, response("There are three aims. [1]", cited)) == [("four", "4")]
-    assert ev.missing_facts(q, response("There are FOUR aims. [1]", cited)) == []
+    assert missing_facts(q, response("There are three aims. [1]", cited)) == [("four", "4")]
+    assert missing_facts(q, response("There are FOUR aims. [1]", cited)) == []
     # Curly apostrophes and case do not matter; an abstention has no facts whatever it lists.
     q = question("p", ["a.txt"], [["the NHS's plan"]])
-    assert ev.missing_facts(q, response("The nhs\u2019s  plan. [1]", cited)) == []
-    assert ev.missing_facts(q, response("The NHS's plan", [], abstained=True)) == [("the NHS's plan",)]
+    assert missing_facts(q, response("The nhs\u2019s  plan. [1]", cited)) == []
+    assert missing_facts(q, response("The NHS's plan", [], abstained=True)) == [("the NHS's plan",)]
 
 
 def test_quotes_are_checked_against_the_cited_lines_of_the_file(corpus_root):
-    check = ev.QuoteChecker(corpus_root).problem
+    check = QuoteChecker(corpus_root).problem
     assert check(cite(1, "a.txt", 3, 4, "aims of an ICS are improving outcomes and")) is None
     assert check(cite(1, "a.txt", 1, 1, A_LINES[0][:-1] + "!")) == "quote not found in the cited lines"
     assert check(cite(1, "a.txt", 3, 3, "improving outcomes")) == "quote not found in the cited lines"
@@ -205,6 +214,33 @@ def test_quotes_are_checked_against_the_cited_lines_of_the_file(corpus_root):
                                                   "</body></html>\n")
     assert check(cite(1, "c.html", 2, 3, "Fish & chips are popular.")) is None
     assert check(cite(1, "c.html", 2, 2, "are popular")) is not None
+
+
+def test_quotes_of_every_format_are_checked_through_the_loader_registry(corpus_root, monkeypatch):
+    from rag import loaders
+    from rag.types import Document
+
+    # A BEIR record: the quote is the record's text, not its JSON (escapes and all).
+    (corpus_root / "seeds" / "corpus.jsonl").write_text(
+        json.dumps({"_id": "d1", "title": "Caf\u00e9 owners", "text": 'He said "yes" to the plan.'}) + "\n"
+        + json.dumps({"_id": "d2", "text": "Second record."}) + "\n")
+    check = QuoteChecker(corpus_root).problem
+    assert check(cite(1, "corpus.jsonl", 1, 1, 'He said "yes" to the plan.')) is None
+    assert check(cite(1, "corpus.jsonl", 1, 1, "Caf\u00e9 owners")) is None
+    assert check(cite(1, "corpus.jsonl", 2, 2, 'He said "yes"')) == "quote not found in the cited lines"
+    # Any suffix the registry reads is checked by its loader, not by a fixed list of formats.
+    (corpus_root / "seeds" / "d.rev").write_text(".god taht\n")
+
+    class Reversed:
+        suffixes = (".rev",)
+
+        def load(self, f, rules):
+            text = f.path.read_text()[::-1].strip()
+            return [Document(doc_id=f.source, source=f.source, text=text, line_numbers=(1,))]
+
+    assert check(cite(1, "d.rev", 1, 1, "that dog.")) == "quote not found in the cited lines"
+    monkeypatch.setitem(loaders.LOADERS, ".rev", Reversed())
+    assert QuoteChecker(corpus_root).problem(cite(1, "d.rev", 1, 1, "that dog.")) is None
 
 
 # -- baselines and thresholds ------------------------------------------------------------
@@ -226,7 +262,7 @@ def test_parse_fail_under_and_check():
     summary = {"hit@1": 0.9, "fact_recall": 0.8, "quote_validity": None}
     failures = ev.check(summary, thresholds)
     assert [(f.metric, f.value) for f in failures] == [("fact_recall", 0.8), ("quote_validity", None)]
-    assert ev.describe_failure(failures[0]) == "fact_recall 0.800 is below 0.85"
+    assert describe_failure(failures[0]) == "fact_recall 0.800 is below 0.85"
     for bad, message in [("hit@1", "expects METRIC=VALUE"), ("recall=0.5", "unknown metric 'recall'"),
                          ("mrr=high", "'high' is not a number"), ("mrr=90", "not between 0 and 1"),
                          ("latency_p50_ms=0.5", "unknown metric")]:
@@ -311,6 +347,18 @@ def test_rag_eval_json_out_baseline_and_fail_under(run_rag, seed_index_dir, tmp_
     assert_one_line_error(proc, r"below the threshold: hit@1 0\.500 is below 0\.6$")
     assert "change against the baseline" in proc.stdout and "source hit@1" in proc.stdout
     assert "wrong source: retrieved 000_5f02ec8ebbba9bda.txt first" in proc.stdout
+
+
+def test_rag_eval_without_the_default_question_set_asks_for_one(tmp_path):
+    """Outside a source checkout eval/questions.jsonl does not exist: one line saying what to pass."""
+    import subprocess
+    import sys
+
+    script = ("import sys, pathlib; import rag.evaluation as ev; ev.DEFAULT_QUESTIONS = pathlib.Path(sys.argv[1]); "
+              "sys.argv = ['rag', 'eval']; from rag.cli import main; main()")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "eval" / "questions.jsonl")],
+                          check=False, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(proc, r"no question set given .*questions\.jsonl does not exist: pass --questions FILE")
 
 
 CLI_BAD = {

@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import openai
 import pytest
-
 from conftest import PROJECT_ROOT, RAG_BIN, file_lines, free_port, rag_env
 
 PLAIN = "What has replaced clinical commissioning groups?"
@@ -82,18 +81,25 @@ def test_chat_completion_answers_with_citations(client, seed_assistant):
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
     assert choice.message.content == want["answer"]
     assert "[1]" in choice.message.content and "Sources:" in choice.message.content
-    citations = choice.message.model_extra["citations"]
-    assert citations == want["citations"] and choice.message.model_extra["abstained"] is False
+    extra = choice.message.model_extra
+    citations = extra["citations"]
+    assert citations == want["citations"] and extra["abstained"] is False
+    # The structured answer rides along, so a front end never parses the text.
+    assert extra["sentences"] == want["sentences"] and extra["sentences"]
+    assert extra["body"] == want["body"] and choice.message.content.startswith(want["body"] + "\n\n")
     assert "seeds/000_5f02ec8ebbba9bda.txt" in {c["source"] for c in citations}
     for c in citations:  # the quotes are verbatim in the cited lines
         assert " ".join(c["quote"].split()) in file_lines(PROJECT_ROOT / c["source"], c["start_line"], c["end_line"])
         assert f"[{c['id']}]" in choice.message.content
 
 
+def stream_chunks(client, question: str) -> list:
+    return list(client.chat.completions.create(model="rag", stream=True,
+                                               messages=[{"role": "user", "content": question}]))
+
+
 def test_streaming_sends_the_same_answer_in_chunks(client, seed_assistant):
-    stream = client.chat.completions.create(model="rag", stream=True,
-                                            messages=[{"role": "user", "content": PLAIN}])
-    chunks = list(stream)
+    chunks = stream_chunks(client, PLAIN)
     want = expected(seed_assistant, PLAIN)
     assert len(chunks) > 3 and {c.object for c in chunks} == {"chat.completion.chunk"}
     assert len({c.id for c in chunks}) == 1
@@ -101,8 +107,34 @@ def test_streaming_sends_the_same_answer_in_chunks(client, seed_assistant):
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == want["answer"]
     assert [c.choices[0].finish_reason for c in chunks[:-1]] == [None] * (len(chunks) - 1)
     last = chunks[-1].choices[0]
-    assert last.finish_reason == "stop"
-    assert last.delta.model_extra["citations"] == want["citations"]
+    assert last.finish_reason == "stop" and not last.delta.content
+    extra = last.delta.model_extra
+    assert extra["citations"] == want["citations"] and extra["abstained"] is False
+    assert extra["sentences"] == want["sentences"] and extra["body"] == want["body"]
+
+
+@pytest.mark.parametrize("question", [PLAIN, FOLLOW_UP[0], OFF_TOPIC])
+def test_streaming_sends_one_piece_per_sentence(client, seed_assistant, question):
+    """One content delta per answer sentence, rendered as the whole answer renders it (an
+    abstention's text in one piece), then the Sources list: together exactly ``answer``."""
+    from rag.rendering import SECTION_SEPARATOR, SENTENCE_SEPARATOR
+
+    answer = seed_assistant.ask(question)
+    renderer = seed_assistant.renderer
+    if answer.abstained:
+        assert not answer.sentences
+        wanted = [answer.body]
+    else:
+        wanted = [(SENTENCE_SEPARATOR if i else "") + renderer.sentence(s) for i, s in enumerate(answer.sentences)]
+    if answer.citations:
+        wanted.append(SECTION_SEPARATOR + renderer.sources(answer))
+    chunks = stream_chunks(client, question)
+    contents = [c.choices[0].delta.content for c in chunks[1:-1]]
+    assert contents == wanted and "".join(contents) == answer.answer
+    last = chunks[-1].choices[0].delta.model_extra
+    assert last["abstained"] is answer.abstained
+    assert last["sentences"] == [{"text": s.text, "citations": list(s.citations)} for s in answer.sentences]
+    assert last["body"] == answer.body
 
 
 def test_stream_wire_format(base_url):
@@ -118,7 +150,9 @@ def test_stream_wire_format(base_url):
     assert all(e.startswith("data: ") for e in events[:-1])
     assert payloads[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert payloads[-1]["choices"][0]["finish_reason"] == "stop"
-    assert set(payloads[-1]["choices"][0]["delta"]) == {"citations", "abstained"}
+    assert set(payloads[-1]["choices"][0]["delta"]) == {"citations", "abstained", "sentences", "body"}
+    # Every piece between the first and the last chunk is content, and nothing else.
+    assert all(set(p["choices"][0]["delta"]) == {"content"} for p in payloads[1:-1])
 
 
 def test_follow_up_uses_the_earlier_user_turns(client, seed_assistant):
@@ -154,6 +188,13 @@ def test_client_errors_reach_the_openai_client(client):
     with pytest.raises(openai.BadRequestError) as e:
         client.chat.completions.create(model="rag", stream=True, messages=[{"role": "user", "content": " "}])
     assert "empty" in e.value.message
+    # The Assistant checks a streamed question before the stream starts: still a 400 on the message.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="rag", stream=True, messages=[{"role": "user", "content": "a\x00b"}])
+    assert "control" in e.value.message and e.value.param == "messages[0].content"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.chat.completions.create(model="rag", stream=True, messages=[{"role": "user", "content": "why " * 1000}])
+    assert "too long" in e.value.message
 
 
 USER = {"role": "user", "content": PLAIN}
@@ -189,7 +230,8 @@ def test_bad_chat_requests_get_openai_errors(base_url, content, status, fragment
 def test_text_content_parts_are_understood(base_url, seed_assistant):
     body = {"messages": [{"role": "user", "content": [{"type": "text", "text": PLAIN}]}]}
     r = httpx.post(base_url + "/v1/chat/completions", json=body, timeout=60)
-    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == expected(seed_assistant, PLAIN)["answer"]
+    assert r.status_code == 200
+    assert r.json()["choices"][0]["message"]["content"] == expected(seed_assistant, PLAIN)["answer"]
 
 
 def test_oversized_bodies_are_refused_before_parsing(base_url):
@@ -197,7 +239,8 @@ def test_oversized_bodies_are_refused_before_parsing(base_url):
     r = httpx.post(base_url + "/v1/chat/completions", content=big, headers={"Content-Type": "application/json"})
     assert_error(r, 413, "larger than")
     # Without a Content-Length (chunked upload) the limit holds as well.
-    r = httpx.post(base_url + "/v1/chat/completions", content=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+    pieces = iter([big[i:i + 65536] for i in range(0, len(big), 65536)])
+    r = httpx.post(base_url + "/v1/chat/completions", content=pieces,
                    headers={"Content-Type": "application/json"})
     assert "content-length" not in r.request.headers
     assert_error(r, 413, "larger than")
@@ -221,6 +264,7 @@ def test_api_ask_has_the_cli_json_shape(base_url, seed_assistant):
     assert set(body) == set(want) and set(body["timings_ms"]) == {"retrieve", "answer", "total"}
     body.pop("timings_ms"), want.pop("timings_ms")
     assert body == want and body["citations"]
+    assert body["sentences"] and body["body"] and body["answer"].startswith(body["body"])
     # history resolves follow-ups here too
     first, follow_up = FOLLOW_UP
     r = httpx.post(base_url + "/api/ask", json={"question": follow_up, "history": [first]}, timeout=60)
@@ -247,6 +291,7 @@ def test_api_search_has_the_cli_json_shape(base_url, seed_assistant):
     want = {"query": "integrated care systems",
             "hits": [h.to_dict() for h in seed_assistant.search("integrated care systems", top_k=4)]}
     assert r.json() == want and len(want["hits"]) == 4
+    assert all(h["id"] for h in want["hits"])
     assert_error(httpx.get(base_url + "/api/search"), 400, "missing", "q")
     assert_error(httpx.get(base_url + "/api/search", params={"q": " "}), 400, "empty", "q")
     assert_error(httpx.get(base_url + "/api/search", params={"q": "x", "top_k": "many"}), 400, "integer", "top_k")
@@ -254,8 +299,11 @@ def test_api_search_has_the_cli_json_shape(base_url, seed_assistant):
 
 def test_healthz_and_reload(base_url, seed_assistant):
     r = httpx.get(base_url + "/healthz")
-    generation = seed_assistant.state().index.generation
-    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["generation"] == generation
+    store = seed_assistant.state().store
+    generation = store.version
+    assert r.status_code == 200 and r.json() == {"status": "ok", "model": "rag", "generation": generation,
+                                                 "chunks": store.manifest["counts"]["chunks"]}
+    assert r.json()["chunks"] > 0
     r = httpx.post(base_url + "/api/reload")
     assert r.json() == {"reloaded": False, "generation": generation}
 
@@ -277,6 +325,8 @@ def test_not_ready_is_503_with_a_reason(serve, make_assistant, tmp_path):
         assert httpx.get(url + "/healthz").status_code == 503
         r = httpx.post(url + "/v1/chat/completions", json={"messages": [USER]})
         assert_error(r, 503, "no articles")
+        r = httpx.post(url + "/v1/chat/completions", json={"messages": [USER], "stream": True})
+        assert_error(r, 503, "no articles")
         # Once there is something to index, the server retries by itself and becomes ready.
         (tmp_path / "empty" / "note.txt").write_text("The Quillby clinic opens on Mondays at nine.\n")
         while httpx.get(url + "/healthz").status_code != 200:
@@ -284,6 +334,38 @@ def test_not_ready_is_503_with_a_reason(serve, make_assistant, tmp_path):
             time.sleep(0.2)
         r = httpx.post(url + "/api/ask", json={"question": "When does the Quillby clinic open?"})
         assert r.status_code == 200 and "Mondays" in r.json()["answer"]
+
+
+def test_a_stream_that_fails_midway_ends_with_an_error_event(serve, seed_settings, seed_index_dir, embedder,
+                                                             tmp_path, caplog):
+    """Once the 200 is sent a failure cannot be a status: the stream ends with an OpenAI error
+    event, which clients raise. Here the sentence template is broken, so the first sentence fails."""
+    import shutil
+
+    from rag.assistant import Assistant
+    from rag.rendering import PROMPTS_DIR, Renderer
+    from rag.server import create_app
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS_DIR, prompts)
+    (prompts / "sentence.md.j2").write_text("{{ sentence.no_such_field }}", encoding="utf-8")
+    assistant = Assistant(seed_settings, embedder=embedder, renderer=Renderer(prompts))
+    body = {"stream": True, "messages": [USER]}
+    with caplog.at_level(logging.CRITICAL, logger="rag"), serve(create_app(assistant)) as url:
+        with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=60) as r:
+            assert r.status_code == 200
+            events = r.read().decode().split("\n\n")
+        assert events[-1] == "" and "data: [DONE]" not in events
+        payloads = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
+        assert payloads[0]["choices"][0]["delta"]["role"] == "assistant"
+        error = payloads[-1]["error"]
+        assert error["type"] == "server_error" and "internal error" in error["message"]
+        assert "Traceback" not in events[-2]
+        with pytest.raises(openai.APIError, match="internal error"):
+            list(openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0).chat.completions.create(
+                model="rag", stream=True, messages=[USER]))
+        # The server lives on: what does not render a sentence still answers.
+        assert httpx.get(url + "/api/search", params={"q": "ICS"}).status_code == 200
 
 
 # -- API key ------------------------------------------------------------------------------
@@ -465,7 +547,7 @@ def test_rag_serve_command(seed_settings, seed_index_dir, tmp_path):
             client.close()
         assert httpx.get(url + "/v1/models").status_code == 401
         # A second server on the same port: one line, no traceback.
-        second = subprocess.run([RAG_BIN, "serve", "--port", str(port)], capture_output=True, text=True,
+        second = subprocess.run([RAG_BIN, "serve", "--port", str(port)], capture_output=True, text=True, check=False,
                                 env=env, timeout=60)
         assert second.returncode != 0 and "Traceback" not in second.stderr
         assert "error:" in second.stderr and str(port) in second.stderr

@@ -114,11 +114,12 @@ def ask(question: str = typer.Argument(..., help="The question, in plain English
         corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
         model: Optional[str] = ModelOpt) -> None:
     """Answer a question from the articles, citing file and lines, or say they don't say."""
-    answer = _assistant(corpus, index, model).ask(question, top_k=top_k)
+    assistant = _assistant(corpus, index, model)
+    answer = assistant.ask(question, top_k=top_k)
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
-        _print_answer(answer)
+        _print_answer(assistant, answer)
 
 
 @app.command()
@@ -131,17 +132,9 @@ def search(query: str = typer.Argument(..., help="What to look for"), top_k: Opt
     if as_json:
         print(json.dumps({"query": query, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
         return
-    from rich.table import Table
+    from rag.cli.render import print_hits
 
-    table = Table(show_lines=True)
-    for col in ("#", "source", "lines", "evidence", "fused", "dense", "bm25", "chars", "passage"):
-        table.add_column(col, overflow="fold")
-    for h in hits:
-        table.add_row(str(h.rank), h.chunk.source, f"{h.chunk.start_line}-{h.chunk.end_line}",
-                      "-" if h.evidence is None else f"{h.evidence:.3f}", f"{h.score:.4f}",
-                      "-" if h.dense is None else f"{h.dense:.3f}", "-" if h.bm25 is None else f"{h.bm25:.2f}",
-                      "-" if h.chars is None else f"{h.chars:.2f}", " ".join(h.chunk.text.split())[:300])
-    out.print(table)
+    print_hits(out, hits)
 
 
 @app.command()
@@ -168,7 +161,7 @@ def chat(top_k: Optional[int] = TopKOpt, corpus: Optional[Path] = CorpusOpt,
             _error(e)
             continue
         history.append(question)
-        _print_answer(answer)
+        _print_answer(assistant, answer)
         out.print()
 
 
@@ -252,16 +245,10 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to liste
     run(Settings.load(corpus=corpus, index_dir=index, model=model), host=host, port=port, workers=workers)
 
 
-def _print_answer(answer) -> None:
-    from rich.text import Text
+def _print_answer(assistant, answer) -> None:
+    from rag.cli.render import print_answer
 
-    body, sources = answer.body, answer.answer[len(answer.body):].strip()
-    text = Text(body)
-    text.highlight_regex(r"\[\d+\]", "bold cyan")
-    out.print(text, style="yellow" if answer.abstained else None)
-    if sources:
-        out.print()
-        out.print(Text(sources, style="dim"))
+    print_answer(out, assistant.renderer, answer)
 
 
 if __name__ == "__main__":

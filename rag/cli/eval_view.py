@@ -21,7 +21,7 @@ def _fmt(value: float | None, key: str = "") -> str:
     return f"{value:.1f}" if key.endswith("_ms") else f"{value:.3f}"
 
 
-def render_summary(console: "Console", report: "Report") -> None:
+def render_summary(console: Console, report: Report) -> None:
     """Every metric with what it is over, then the questions and failures of each kind."""
     from rich.table import Table
 
@@ -45,7 +45,7 @@ def render_summary(console: "Console", report: "Report") -> None:
         console.print(kinds)
 
 
-def describe(problem: "Problem") -> str:
+def describe(problem: Problem) -> str:
     """One problem in words."""
     d = problem.data
     if problem.kind == "wrong_source":
@@ -65,7 +65,7 @@ def describe(problem: "Problem") -> str:
     return problem.kind
 
 
-def render_failures(console: "Console", report: "Report") -> None:
+def render_failures(console: Console, report: Report) -> None:
     """Each failing question with everything wrong with it, or that every question passed."""
     from rich.table import Table
 
@@ -82,7 +82,7 @@ def render_failures(console: "Console", report: "Report") -> None:
     console.print(table)
 
 
-def render_comparison(console: "Console", deltas: list["Delta"]) -> None:
+def render_comparison(console: Console, deltas: list[Delta]) -> None:
     """Every metric in the baseline and now; a change is green when better, red when worse."""
     from rich.table import Table
 
@@ -97,7 +97,7 @@ def render_comparison(console: "Console", deltas: list["Delta"]) -> None:
     console.print(table)
 
 
-def describe_failure(f: "Failure") -> str:
+def describe_failure(f: Failure) -> str:
     """One threshold the run fell below, in words."""
     value = "not measured" if f.value is None else f"{f.value:.3f}"
     return f"{f.metric} {value} is below {f.threshold:g}"
@@ -106,22 +106,23 @@ def describe_failure(f: "Failure") -> str:
 class progress_bar:
     """A rich progress bar on ``console`` as a ``progress`` callback for :func:`rag.evaluation.run`."""
 
-    def __init__(self, console: "Console", enabled: bool = True) -> None:
+    def __init__(self, console: Console, enabled: bool = True) -> None:
         self.console, self.enabled = console, enabled
         self._progress = None
         self._task = None
 
-    def __enter__(self) -> "Progress | None":
+    def __enter__(self) -> Progress | None:
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Bar
 
         self._progress = Bar(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                              TextColumn("{task.description}"), console=self.console, transient=True)
         self._progress.start()
         return self._advance
 
-    def _advance(self, done: int, total: int, question: "Question | None") -> None:
+    def _advance(self, done: int, total: int, question: Question | None) -> None:
         if self._task is None:
             self._task = self._progress.add_task("", total=total)
         self._progress.update(self._task, completed=done, description=question.id if question else "")

@@ -7,9 +7,9 @@ to measure; what each is averaged over is in :data:`METRICS`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from rag.evaluation.checks import QuoteChecker, missing_facts
 from rag.evaluation.errors import EvalError

@@ -7,9 +7,9 @@ only their ``summary``, so a report from an older run still serves as a baseline
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from rag.evaluation.errors import EvalError
 from rag.evaluation.metrics import METRICS, Metric

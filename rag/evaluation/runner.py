@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from rag.errors import RagError
 from rag.evaluation.errors import EvalError
@@ -29,7 +30,7 @@ log = logging.getLogger("rag")
 Progress = Callable[[int, int, "Question | None"], None]
 
 
-def run(assistant: "Assistant", questions: list[Question], top_k: int | None = None,
+def run(assistant: Assistant, questions: list[Question], top_k: int | None = None,
         progress: Progress | None = None, questions_file: str | Path | None = None) -> Report:
     """Ask every question as ``rag ask`` does and score the answers.
 
@@ -76,7 +77,7 @@ def run(assistant: "Assistant", questions: list[Question], top_k: int | None = N
     return score(outcomes, k, settings.corpus.parent, info)
 
 
-def warn_unknown_sources(settings: "Settings", questions: list[Question]) -> None:
+def warn_unknown_sources(settings: Settings, questions: list[Question]) -> None:
     """A source the corpus does not hold is a typo in the question set: say so, it cannot be hit."""
     from rag.loaders import list_sources
 

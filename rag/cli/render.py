@@ -1,0 +1,55 @@
+"""How answers and passages look in a terminal: colours and layout only, words from the renderer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from rag.rendering import Renderer
+    from rag.types import Answer, Hit
+
+#: Characters of a passage shown under its heading in ``rag search``.
+PASSAGE_CHARS = 300
+
+
+def print_answer(console: "Console", renderer: "Renderer", answer: "Answer") -> None:
+    """The answer with its markers highlighted, then its sources, dimmed."""
+    from rich.text import Text
+
+    body = Text(answer.body)
+    body.highlight_regex(r"\[\d+\]", "bold cyan")
+    console.print(body, style="yellow" if answer.abstained else None)
+    sources = renderer.sources(answer)
+    if sources:
+        console.print()
+        console.print(Text(sources, style="dim"))
+
+
+def _score(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_hits(console: "Console", hits: list["Hit"]) -> None:
+    """One block a passage: where it is and its scores on one line, its text wrapped below.
+
+    A table of nine columns left the passage a few characters wide in 80 columns."""
+    import textwrap
+
+    from rich.text import Text
+
+    for h in hits:
+        c = h.chunk
+        lines = f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
+        head = Text.assemble((f"#{h.rank} ", "bold"), (f"{c.source}, {lines}", "cyan"))
+        scores = (f"evidence {_score(h.evidence, 3)}  fused {h.score:.4f}  dense {_score(h.dense, 3)}  "
+                  f"bm25 {_score(h.bm25, 2)}  chars {_score(h.chars, 2)}")
+        text = " ".join(c.text.split())
+        if len(text) > PASSAGE_CHARS:
+            text = text[:PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
+        width = max(20, console.width - 1)
+        console.print(head)
+        console.print(Text(textwrap.fill(scores, width, initial_indent="   ", subsequent_indent="   "), style="dim"))
+        console.print(Text(textwrap.fill(text, width, initial_indent="   ", subsequent_indent="   ")))
+        console.print()
