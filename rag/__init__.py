@@ -16,28 +16,35 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Assistant": "rag.assistant",
     "QuestionError": "rag.assistant",
-    "Answer": "rag.answering",
-    "Citation": "rag.answering",
-    "Hit": "rag.retrieval",
+    "Answer": "rag.types",
+    "AnswerSentence": "rag.types",
+    "Citation": "rag.types",
+    "Hit": "rag.types",
+    "Document": "rag.types",
+    "Chunk": "rag.types",
+    "Sentence": "rag.types",
     "Settings": "rag.settings",
     "RagError": "rag.errors",
-    "Document": "rag.documents",
-    "Chunk": "rag.chunking",
-    "Sentence": "rag.chunking",
     "IndexReport": "rag.indexing",
+    "Renderer": "rag.rendering",
 }
 
 __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:
-    from rag.answering import Answer, Citation
-    from rag.assistant import Assistant, QuestionError
-    from rag.chunking import Chunk, Sentence
-    from rag.documents import Document
-    from rag.errors import RagError
-    from rag.indexing import IndexReport
-    from rag.retrieval import Hit
-    from rag.settings import Settings
+    from rag.assistant import Assistant as Assistant
+    from rag.assistant import QuestionError as QuestionError
+    from rag.errors import RagError as RagError
+    from rag.indexing import IndexReport as IndexReport
+    from rag.rendering import Renderer as Renderer
+    from rag.settings import Settings as Settings
+    from rag.types import Answer as Answer
+    from rag.types import AnswerSentence as AnswerSentence
+    from rag.types import Chunk as Chunk
+    from rag.types import Citation as Citation
+    from rag.types import Document as Document
+    from rag.types import Hit as Hit
+    from rag.types import Sentence as Sentence
 
 
 def __getattr__(name: str):

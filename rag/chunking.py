@@ -90,7 +90,7 @@ def split_sentences(doc: Document, counter: TokenCounter, max_tokens: int) -> li
     texts = [collapse(doc.text[a:b]) for a, b in spans]
     counts = counter.count_tokens(texts)
     out: list[Sentence] = []
-    for (a, b), text, n in zip(spans, texts, counts):
+    for (a, b), n in zip(spans, counts):
         if n <= max_tokens:
             out.append(_sentence(doc, a, b, n))
         else:

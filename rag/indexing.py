@@ -26,6 +26,8 @@ log = logging.getLogger("rag")
 
 @dataclass
 class IndexReport:
+    """What a build did: which files were embedded, kept or removed, and the totals."""
+
     generation: str
     files: int
     embedded: list[str] = field(default_factory=list)

@@ -19,6 +19,8 @@ SECTION_SEPARATOR = "\n\n"
 
 
 class Renderer:
+    """Renders answers with the templates of one folder (the package's ``prompts/`` by default)."""
+
     def __init__(self, prompts_dir: Path = PROMPTS_DIR) -> None:
         from jinja2 import Environment, FileSystemLoader, StrictUndefined
 

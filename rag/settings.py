@@ -6,12 +6,12 @@ then keyword overrides (which is what CLI flags become).
 
 from __future__ import annotations
 
-from rag.errors import RagError
-
 import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rag.errors import RagError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
@@ -30,6 +30,8 @@ class SettingsError(RagError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, with a working default; see ``load`` for where values come from."""
+
     #: Folder (or file) of articles [default: the seeds of a checkout, else the current folder].
     corpus: Path = PROJECT_ROOT / "seeds" if IN_CHECKOUT else Path.cwd()
     #: Where the local store keeps its files [default: index/ of a checkout, else per corpus

@@ -11,9 +11,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-
 from conftest import PROJECT_ROOT, collapse, file_lines
-
 
 S000, S001, S002, S003, S004 = ("000_5f02ec8ebbba9bda.txt", "001_a1af8ce10c5b3b2b.txt",
                                 "002_305e029074e56b92.txt", "003_e73dfa9ff476ae68.txt",

@@ -6,8 +6,8 @@ The end-to-end path with the real model is in tests/test_answering.py and tests/
 from __future__ import annotations
 
 import pytest
-
 from fakes import FakeEmbedder
+
 from rag.assistant import Assistant, QuestionError
 from rag.rendering import SECTION_SEPARATOR, SENTENCE_SEPARATOR
 from rag.settings import Settings

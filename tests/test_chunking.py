@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from conftest import SEEDS, collapse, file_lines
+
 from rag.chunking import chunk_sentences, paragraphs, split_sentences
 from rag.loaders import list_sources, load_documents, load_rules
 from rag.types import Document

@@ -14,9 +14,17 @@ import subprocess
 import time
 
 import pytest
+from conftest import (
+    PROJECT_ROOT,
+    RAG_BIN,
+    SEEDS,
+    assert_one_line_error,
+    collapse,
+    current_generation,
+    file_lines,
+    rag_env,
+)
 
-from conftest import (PROJECT_ROOT, RAG_BIN, SEEDS, assert_one_line_error, collapse, current_generation,
-                      file_lines, rag_env)
 from rag.store import generations
 
 

@@ -8,8 +8,8 @@ import logging
 import re
 
 import pytest
-
 from conftest import SEEDS, collapse
+
 from rag.loaders import CorpusError, decode, list_sources, load_documents, load_file, load_rules
 from rag.types import Document
 
@@ -48,10 +48,12 @@ def test_every_kept_line_is_the_original_line_at_its_number():
 @pytest.mark.parametrize("name, line", [
     ("000_5f02ec8ebbba9bda.txt", "Leave a Reply"),
     ("000_5f02ec8ebbba9bda.txt", "Be the first to comment"),
-    ("000_5f02ec8ebbba9bda.txt", "Don’t forget to follow us on Twitter like us on Facebook or connect with us on LinkedIn!"),
+    ("000_5f02ec8ebbba9bda.txt",
+     "Don’t forget to follow us on Twitter like us on Facebook or connect with us on LinkedIn!"),
     ("000_5f02ec8ebbba9bda.txt", "CREDIT: This is an edited version of an article that originally appeared on Ockham"),
     ("001_a1af8ce10c5b3b2b.txt", "No Comments"),
-    ("002_305e029074e56b92.txt", "CREDIT: This is an edited version of an article that originally appeared on Ockham Healthcare"),
+    ("002_305e029074e56b92.txt",
+     "CREDIT: This is an edited version of an article that originally appeared on Ockham Healthcare"),
     ("002_305e029074e56b92.txt", "Be the first to comment"),
     ("003_e73dfa9ff476ae68.txt", "View all news"),
     ("003_e73dfa9ff476ae68.txt", "Last Updated on 5 October 2021"),
@@ -164,7 +166,8 @@ def test_html_visible_text_maps_back_to_original_lines(tmp_path):
 
 
 def test_cp1252_is_decoded_with_a_warning_naming_the_file(tmp_path, caplog):
-    text = "The NHS\u2019s \u201cintegrated care\u201d plan \u2013 a na\u00efve r\u00e9sum\u00e9 of GP caf\u00e9 talk.\n"
+    text = ("The NHS\u2019s \u201cintegrated care\u201d plan \u2013 "
+            "a na\u00efve r\u00e9sum\u00e9 of GP caf\u00e9 talk.\n")
     f = tmp_path / "windows.txt"
     f.write_bytes(text.encode("cp1252"))
     with caplog.at_level(logging.WARNING, logger="rag"):
@@ -244,8 +247,8 @@ def test_line_numbers_follow_newlines_only_as_editors_count_them(tmp_path):
     """A form feed or U+2028 inside a line must not shift the lines after it."""
     corpus = tmp_path / "c"
     corpus.mkdir()
-    (corpus / "a.txt").write_text("Intro with a form\x0cfeed and a \u2028separator.\r\nSecond line here.\rThird line.\n",
-                                  encoding="utf-8")
+    (corpus / "a.txt").write_text("Intro with a form\x0cfeed and a \u2028separator.\r\n"
+                                  "Second line here.\rThird line.\n", encoding="utf-8")
     (doc,) = load_file(list_sources(corpus, (".txt",))[0], load_rules())
     start = doc.text.index("Third line.")
     assert doc.lines_of(start, start + len("Third line.")) == (3, 3)

@@ -55,7 +55,7 @@ def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="not a sentence-transformers model folder"):
         resolve_model(str(tmp_path))
     with pytest.raises(ModelError, match="cannot load embedding model 'no-such/model-anywhere' offline"):
-        Embedder("no-such/model-anywhere").model
+        _ = Embedder("no-such/model-anywhere").model
 
 
 def test_other_model_by_path_is_recorded_by_path(embedder):

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from conftest import SEEDS
 
-from rag.embeddings import onnx_query as query_encoder
 from rag.embeddings import Embedder
+from rag.embeddings import onnx_query as query_encoder
 
 #: Used when the shipped set is absent, and in any case: odd shapes of input.
 OWN_QUESTIONS = [

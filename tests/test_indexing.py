@@ -9,12 +9,12 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import current_generation
+
 from rag import indexing
 from rag.loaders import CorpusError
-from rag.store import generations
 from rag.settings import Settings
+from rag.store import generations
 
 FILES = ["000_5f02ec8ebbba9bda.txt", "001_a1af8ce10c5b3b2b.txt", "002_305e029074e56b92.txt",
          "003_e73dfa9ff476ae68.txt", "004_24a63785afbf6050.txt"]

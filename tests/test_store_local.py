@@ -9,8 +9,8 @@ import os
 import bm25s
 import numpy as np
 import pytest
-
 from conftest import SEEDS, current_generation
+
 from rag.store import StoreDamaged, StoreMissing, generations
 
 

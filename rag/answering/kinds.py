@@ -18,10 +18,12 @@ NUMBER_WORDS = (r"two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thi
 NUMBER = re.compile(r"\d|\b(one|" + NUMBER_WORDS + r")\b", re.I)
 TIME_UNIT = r"(years?|months?|weeks?|days?|hours?|minutes?|decades?)\b"
 #: A count: a figure that is not a year ("2021", "2022/23") and not a length of time ("18-month").
-COUNT = re.compile(r"(?<![/\d])\b(?!(?:1[89]|20)\d\d\b)(\d[\d,.]*|" + NUMBER_WORDS + r")\b(?![-/ ]?(\d|" + TIME_UNIT + "))",
+COUNT = re.compile(r"(?<![/\d])\b(?!(?:1[89]|20)\d\d\b)(\d[\d,.]*|" + NUMBER_WORDS +
+                   r")\b(?![-/ ]?(\d|" + TIME_UNIT + "))",
                    re.I)
 DURATION = re.compile(r"\b(\d[\d,.]*|one|" + NUMBER_WORDS + r"|a|an|several|many|few)[- ]" + TIME_UNIT +
-                      r"|\b(decades?|years|months)\b|\bsince (1[89]|20)\d\d\b|\b(1[89]|20)\d\d ?(-|–|to) ?(1[89]|20)?\d\d\b",
+                      r"|\b(decades?|years|months)\b|\bsince (1[89]|20)\d\d\b"
+                      r"|\b(1[89]|20)\d\d ?(-|–|to) ?(1[89]|20)?\d\d\b",
                       re.I)
 MONEY = re.compile(r"[£$€¥]\s?\d|\d\s?(pounds|pence|p|k|m|bn|million|billion|dollars|cents|euros?|usd|eur|gbp)\b|"
                    r"\b(million|billion)\b", re.I)
@@ -66,10 +68,12 @@ KINDS = [
     Kind("money", re.compile(
         r"\bhow much\b.*\b" + MONEY_WORDS + r"|\b" + MONEY_WORDS + r"\b.*\bhow much\b|"
         r"^\W*(what|how much) (is|was|are|were|does|did) (the |an? )?(\w+ ){0,3}(cost|budget|salary|price|fee)s?\b|"
-        r"^\W*(the )?(\w+ )?(cost|budget|salary|price|fee)s? (of|for)\b|^[^?]*\b(annual|total|yearly) (budget|cost|spend)",
+        r"^\W*(the )?(\w+ )?(cost|budget|salary|price|fee)s? (of|for)\b"
+        r"|^[^?]*\b(annual|total|yearly) (budget|cost|spend)",
         re.I), MONEY),
     Kind("percentage", re.compile(r"\bwhat (percentage|proportion|share|fraction)\b", re.I), PERCENT),
-    Kind("number", re.compile(r"\bhow (old|big|large)\b|\bwhat('s| is| was| are| were)? (the )?(size|population)\b", re.I),
+    Kind("number", re.compile(r"\bhow (old|big|large)\b"
+                              r"|\bwhat('s| is| was| are| were)? (the )?(size|population)\b", re.I),
          NUMBER),
     #: "When" as a question word ("When did ...", "... and when was ..."), not "... when managers let go".
     Kind("time", re.compile(r"^\W*when\b|\bwhen (did|do|does|was|were|is|are|will|would|has|have|had)\b|"
@@ -80,7 +84,8 @@ KINDS = [
                                 r"\bwho (heads|headed|runs|ran)\b", re.I)),
     #: A person the question does not already name: chairs, authors and office holders are people.
     Kind("person", re.compile(r"\bwho (chairs|chaired|leads|led|wrote|founded|authored)\b|"
-                              r"\bwho (is|was|are|were) the (\w+ ){0,3}" + ROLES + r"|\bwhich (\w+ ){0,2}" + ROLES, re.I)),
+                              r"\bwho (is|was|are|were) the (\w+ ){0,3}" + ROLES
+                              + r"|\bwhich (\w+ ){0,2}" + ROLES, re.I)),
 ]
 
 

@@ -6,14 +6,13 @@ it is already in the local Hugging Face cache). torch and sentence-transformers 
 imported only when something is actually encoded: they cost seconds to import.
 
 Queries take a faster road when they can: the same model exported to ONNX at index time
-(:mod:`rag.embeddings.onnx_query`, exported by :mod:`rag.embeddings.onnx_export`), verified against sentence-transformers, and used with the
+(:mod:`rag.embeddings.onnx_query`, exported by :mod:`rag.embeddings.onnx_export`), verified
+against sentence-transformers, and used with the
 model's own tokenizer, so a one-off ``rag ask`` never imports torch. Whenever that
 encoder is missing, damaged or does not match, queries use sentence-transformers.
 """
 
 from __future__ import annotations
-
-from rag.errors import RagError
 
 import json
 import logging
@@ -23,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.errors import RagError
 from rag.settings import DEFAULT_MODEL
 
 if TYPE_CHECKING:

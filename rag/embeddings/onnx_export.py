@@ -18,9 +18,24 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rag.embeddings.onnx_query import (DATA_FILE, FAILED_FILE, FORMAT, META_FILE, ONNX_FILE, PROBES, SELF_CHECK,
-                                       TOKENIZER_FILE, TOLERANCE, QueryEncoder, Unavailable, _Checksums, _stat,
-                                       entry_dir, fingerprint)
+from rag.embeddings.onnx_query import (
+    DATA_FILE,
+    FAILED_FILE,
+    FORMAT,
+    META_FILE,
+    ONNX_FILE,
+    PROBES,
+    SELF_CHECK,
+    TOKENIZER_FILE,
+    TOLERANCE,
+    QueryEncoder,
+    Unavailable,
+    _Checksums,
+    _stat,
+    entry_dir,
+    fingerprint,
+)
+from rag.errors import first_line
 from rag.files import fsync
 
 log = logging.getLogger("rag")
@@ -47,7 +62,7 @@ def export(model: Any, model_path: Path, cache_dir: Path | None = None) -> Query
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, Exception):
-            reason = str(e) if isinstance(e, Unavailable) else f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            reason = str(e) if isinstance(e, Unavailable) else f"{type(e).__name__}: {first_line(e)}"
             _record_failure(folder, reason)
             raise Unavailable(reason) from None
         raise
@@ -158,7 +173,8 @@ def _record_failure(folder: Path, reason: str) -> None:
     try:
         if not (folder / META_FILE).exists():
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / FAILED_FILE).write_text(json.dumps({"reason": reason, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}),
+            record = {"reason": reason, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            (folder / FAILED_FILE).write_text(json.dumps(record),
                                               encoding="utf-8")
     except OSError:
         pass

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.errors import first_line
 from rag.paths import default_cache_dir
-
 
 if TYPE_CHECKING:
     import numpy as np
@@ -174,7 +174,7 @@ def load(model_path: Path, cache_dir: Path | None = None, deep: bool = False) ->
     except Unavailable:
         raise
     except Exception as e:  # onnxruntime and tokenizers raise many kinds; all mean "damaged"
-        raise Unavailable(f"cannot load {folder}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+        raise Unavailable(f"cannot load {folder}: {type(e).__name__}: {first_line(e)}") from None
     if not cosine >= 1 - TOLERANCE:
         raise Unavailable(f"self-check failed (cosine {cosine:.7f}); the cache entry is damaged")
     return encoder

@@ -7,8 +7,17 @@ check all read files through :func:`load_file`.
 
 from __future__ import annotations
 
-from rag.loaders.base import (BUILTIN_BOILERPLATE, CorpusError, Loader, SourceFile, decode, is_boilerplate,
-                              list_sources, load_rules, split_lines)
+from rag.loaders.base import (
+    BUILTIN_BOILERPLATE,
+    CorpusError,
+    Loader,
+    SourceFile,
+    decode,
+    is_boilerplate,
+    list_sources,
+    load_rules,
+    split_lines,
+)
 from rag.loaders.beir import BeirLoader
 from rag.loaders.html import HtmlLoader
 from rag.loaders.text import TextLoader

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from rag.store.base import (Backend, Store, StoreDamaged, StoreMissing, StoreProblem, StoreUnwritable,
-                            Writer)
+from rag.store.base import Backend, Store, StoreDamaged, StoreMissing, StoreProblem, StoreUnwritable, Writer
 
 if TYPE_CHECKING:
     from rag.settings import Settings

@@ -8,9 +8,9 @@ renderer, the server and the evaluation rely on.
 from __future__ import annotations
 
 import pytest
-
 from contract.test_store_contract import commit
 from fakes import FakeEmbedder
+
 from rag.answering import ANSWERERS, answerer_for
 from rag.retrieval import Retriever
 from rag.settings import Settings

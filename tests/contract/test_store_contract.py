@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fakes import FakeEmbedder
+
 from rag.chunking import chunk_sentences, split_sentences
 from rag.store import StoreMissing
 from rag.types import Document
