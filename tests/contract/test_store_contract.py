@@ -11,7 +11,7 @@ import pytest
 from fakes import FakeEmbedder
 
 from rag.chunking import chunk_sentences, split_sentences
-from rag.store import StoreMissing
+from rag.store import BACKENDS, StoreMissing, backend_for
 from rag.types import Document
 
 FILES = {
@@ -44,10 +44,9 @@ def commit(backend, files: dict, base=None, delete=()):
     return writer.commit(manifest)
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=sorted(BACKENDS))
 def backend(request, tmp_path):
     from rag.settings import Settings
-    from rag.store import backend_for
 
     return backend_for(Settings.load(store=request.param, index_dir=tmp_path / "index"))
 
