@@ -24,7 +24,7 @@ from rag.answering import Answerer, answerer_for
 from rag.conversation import standalone_question
 from rag.embeddings import Embedder
 from rag.errors import RagError
-from rag.loaders import list_sources
+from rag.loaders import corpus_files
 from rag.rendering import Renderer
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -140,7 +140,7 @@ class Assistant:
 
     def _open(self) -> Store:
         settings = self.settings
-        files = list_sources(settings.corpus, settings.extensions)
+        files = corpus_files(settings)
         store = None
         try:
             manifest = self.backend.manifest()
@@ -233,7 +233,7 @@ class Assistant:
         where = self.backend.describe()
         manifest = self.backend.manifest()
         settings = indexing.adopt(manifest, self.settings)
-        files = list_sources(self.settings.corpus, self.settings.extensions)
+        files = corpus_files(self.settings)
         return {"index": where.get("index", where.get("store")), "store": where.get("store"),
                 "generation": where.get("generation"), "model": manifest.get("model"), "dim": manifest.get("dim"),
                 "chunk_tokens": manifest.get("chunk_tokens"), "chunk_overlap": manifest.get("chunk_overlap"),

@@ -17,7 +17,7 @@ from typing import Any
 
 from rag.chunking import chunk_sentences, split_sentences
 from rag.embeddings import Embedder, model_id
-from rag.loaders import BUILTIN_BOILERPLATE, CorpusError, SourceFile, list_sources, load_file, load_rules
+from rag.loaders import BUILTIN_BOILERPLATE, CorpusError, SourceFile, corpus_files, load_file, load_rules
 from rag.settings import Settings
 from rag.store import Backend, Store, StoreDamaged, StoreMissing, backend_for
 
@@ -95,7 +95,7 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
     t0 = time.perf_counter()
     backend = backend or backend_for(settings)
     with backend.lock():
-        files = list_sources(settings.corpus, settings.extensions)
+        files = corpus_files(settings)
         if not files:
             raise CorpusError(f"no articles ({', '.join(settings.extensions)}) in {settings.corpus}")
         want = fingerprint(settings)
@@ -134,12 +134,19 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
         manifest = dict(want, dim=dim, corpus=str(settings.corpus.resolve()),
                         files={f.source: f.sha256 for f in files},
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        report.generation = writer.commit(manifest)
+        if base is not None and _unchanged(base.manifest, manifest):
+            report.generation = base.version  # nothing to write: a no-op build keeps the version it has
+        else:
+            report.generation = writer.commit(manifest)
     counts = backend.manifest().get("counts", {})
     report.chunks, report.sentences = counts.get("chunks", 0), counts.get("sentences", 0)
     report.seconds = time.perf_counter() - t0
     embedder.prepare_query_encoder()  # the light encoder `rag ask` uses (rag.embeddings); never raises
     return report
+
+
+def _unchanged(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return all(old.get(k) == v for k, v in new.items() if k != "built_at")
 
 
 def _embed_into(writer, fresh: list, embedder: Embedder, with_sentences: bool, progress: bool) -> None:

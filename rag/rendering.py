@@ -18,6 +18,14 @@ SENTENCE_SEPARATOR = " "
 SECTION_SEPARATOR = "\n\n"
 
 
+def oneline(text: str) -> str:
+    """``text`` as one line: line breaks and other control characters shown as escapes, so a
+    file named "a\\n[2] b.txt" cannot fake a line of a Sources list."""
+    import unicodedata
+
+    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+
+
 class Renderer:
     """Renders answers with the templates of one folder (the package's ``prompts/`` by default)."""
 
@@ -27,6 +35,7 @@ class Renderer:
         self.env = Environment(loader=FileSystemLoader(str(prompts_dir)), undefined=StrictUndefined,
                                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
                                autoescape=False)
+        self.env.filters["oneline"] = oneline
 
     def render(self, name: str, **context: object) -> str:
         return self.env.get_template(name).render(**context).strip()

@@ -7,6 +7,7 @@ then keyword overrides (which is what CLI flags become).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ class Settings:
     model: str = DEFAULT_MODEL
     #: Which files are articles: every suffix some loader reads (rag/loaders).
     extensions: tuple[str, ...] = field(default_factory=lambda: _loader_suffixes())
+    #: Files larger than this many megabytes are skipped with a warning.
+    max_file_mb: float = 50.0
+    #: Index files reached through a link that leads out of the corpus folder.
+    follow_links: bool = False
     #: Where the index lives: ``local`` (files in ``index_dir``) or another store's URL (rag/store).
     store: str = "local"
     #: Who writes answers: ``extractive`` (quotes sentences) or another answerer (rag/answering).
@@ -108,6 +113,19 @@ class Settings:
             object.__setattr__(self, "index_dir", default_index_dir(self.corpus, self.cache_dir))
 
     def validate(self) -> None:
+        """A SettingsError naming the first value the product cannot work with."""
+        self._check_sizes()
+        self._check_retrieval()
+        from rag.answering import ANSWERERS
+        from rag.store import BACKENDS
+
+        scheme = self.store.split(":", 1)[0].lower()
+        if scheme not in BACKENDS:
+            raise SettingsError(f"unknown store {scheme!r} (RAG_STORE); choose one of {', '.join(BACKENDS)}")
+        if self.answerer not in ANSWERERS:
+            raise SettingsError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
+
+    def _check_sizes(self) -> None:
         if self.top_k < 1:
             raise SettingsError(f"top-k must be at least 1, got {self.top_k}")
         if self.candidates < self.top_k:
@@ -118,17 +136,23 @@ class Settings:
             raise SettingsError("chunk overlap must be at least 0 and smaller than the chunk size")
         if self.max_answer_sentences < 1:
             raise SettingsError("max answer sentences must be at least 1")
+        if self.max_file_mb <= 0:
+            raise SettingsError(f"max file size must be above 0 MB, got {self.max_file_mb:g}")
+        if self.batch_size < 1 or self.max_question_chars < 1:
+            raise SettingsError("batch size and question length must be at least 1")
+
+    def _check_retrieval(self) -> None:
         if self.fusion not in ("minmax", "rrf"):
             raise SettingsError(f"fusion must be minmax or rrf, got {self.fusion!r}")
         weights = (self.dense_weight, self.bm25_weight, self.char_weight)
         if min(weights) < 0 or sum(weights) <= 0:
             raise SettingsError("fusion weights must be at least 0, and not all 0")
-        from rag.answering import ANSWERERS
+        if self.rrf_k < 0 or self.bm25_k1 < 0 or not 0 <= self.bm25_b <= 1:
+            raise SettingsError("rrf_k and bm25_k1 must be at least 0, bm25_b between 0 and 1")
 
-        if self.answerer not in ANSWERERS:
-            raise SettingsError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
-        if self.rrf_k < 0 or self.batch_size < 1 or self.max_question_chars < 1:
-            raise SettingsError("rrf_k must be at least 0; batch size and question length at least 1")
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1e6)
 
 
 def default_index_dir(corpus: Path, cache_dir: Path | None = None) -> Path:
@@ -165,7 +189,10 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
         if kind == "int":
             return int(value)
         if kind == "float":
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # NaN would switch abstention off and break JSON
+                raise ValueError(value)
+            return number
         if kind == "bool":
             if isinstance(value, str):
                 word = value.strip().lower()

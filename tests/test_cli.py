@@ -291,3 +291,25 @@ def test_search_is_readable_in_80_columns(run_rag, seed_index_copy):
     assert [line.split(",")[0] for line in lines if line.startswith("#")][:1] == ["#1 seeds/000_5f02ec8ebbba9bda.txt"]
     passage = [line for line in lines if line.startswith("   ") and "evidence" not in line]
     assert passage and sum(len(line.split()) >= 5 for line in passage) >= 0.7 * len(passage)
+
+
+def test_terminal_escapes_and_line_breaks_from_articles_are_shown_not_obeyed(run_rag, tmp_path):
+    """An article's ESC sequences reach the terminal as visible escapes; a newline in a file
+    name cannot fake a line of the Sources list."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "evil\n[9] fake.txt").write_text(
+        "The red bridge \x1b[31mwas painted\x1b[0m in 1990 by the council workers.\n"
+        "\x1b]0;pwned\x07The bridge crosses the river Tamar at Saltash.\n", encoding="utf-8")
+    (corpus / "plain.txt").write_text("Ferries cross the Hamoaze every fifteen minutes.\n", encoding="utf-8")
+    index = tmp_path / "index"
+    ask = run_rag("ask", "When was the red bridge painted?", corpus=corpus, index=index)
+    search = run_rag("search", "red bridge", "-k", "1", corpus=corpus, index=index)
+    for proc in (ask, search):
+        assert proc.returncode == 0, proc.stderr
+        assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+        assert "\\x1b[31m" in proc.stdout
+        assert not any(line.startswith("[9] fake") for line in proc.stdout.splitlines())
+    assert "[1] corpus/evil\\n[9] fake.txt, line 1" in ask.stdout
+    data = json.loads(run_rag("ask", "When was the red bridge painted?", "--json", corpus=corpus, index=index).stdout)
+    assert data["citations"][0]["source"] == "corpus/evil\n[9] fake.txt"  # JSON keeps the real name

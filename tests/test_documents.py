@@ -254,3 +254,27 @@ def test_line_numbers_follow_newlines_only_as_editors_count_them(tmp_path):
     assert doc.lines_of(start, start + len("Third line.")) == (3, 3)
     start = doc.text.index("Second line")
     assert doc.lines_of(start, start + 5) == (2, 2)
+
+
+def test_files_that_cannot_be_indexed_safely_are_skipped_with_a_warning(tmp_path, caplog):
+    """A name that is not UTF-8 (it crashed the index write after all the embedding), a link
+    out of the corpus (to /etc/passwd), a file over the size cap."""
+    import os
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("A good article about bridges.\n", encoding="utf-8")
+    (corpus / os.fsdecode(b"bad-\xff-name.txt")).write_text("Text under a bad name.\n", encoding="utf-8")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Not part of the corpus.\n", encoding="utf-8")
+    (corpus / "link.txt").symlink_to(outside)
+    (corpus / "inside-link.txt").symlink_to(corpus / "good.txt")
+    (corpus / "big.txt").write_text("x" * 3000, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        files = list_sources(corpus, (".txt",), max_bytes=2000)
+    assert [f.source for f in files] == ["corpus/good.txt", "corpus/inside-link.txt"]
+    assert "bad-\\udcff-name.txt: its name is not valid UTF-8" in caplog.text
+    assert "link.txt: it is a link to a file outside the corpus folder" in caplog.text
+    assert "big.txt: it is 0.0 MB, over the 0.002 MB limit" in caplog.text
+    assert [f.source for f in list_sources(corpus, (".txt",), follow_links=True)] == [
+        "corpus/big.txt", "corpus/good.txt", "corpus/inside-link.txt", "corpus/link.txt"]

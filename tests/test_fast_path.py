@@ -260,3 +260,23 @@ def test_cli_answers_the_same_both_ways(run_rag, seed_index_copy, encoder_cache)
         assert abs(a.pop("score") - b.pop("score")) <= 1.5e-4
     fast.pop("timings_ms"), full.pop("timings_ms")
     assert fast == full
+
+
+def test_a_killed_export_is_reclaimed_and_a_live_one_left_alone(tmp_path):
+    """kill -9 during an export left 63-87 MB in the cache for good; the next `rag index` takes it."""
+    import os
+    import subprocess
+    import sys
+
+    from rag.embeddings import onnx_export
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    root = tmp_path / "query-encoders"
+    killed = root / f".tmp-all-MiniLM-L6-v2-abc-123-{dead}-42"
+    live = root / f".tmp-all-MiniLM-L6-v2-abc-123-{os.getpid()}-43"
+    for folder in (killed, live):
+        folder.mkdir(parents=True)
+        (folder / "model.onnx.data").write_bytes(b"\x00" * 1000)
+    assert onnx_export.reclaim(tmp_path) == [killed.name]
+    assert not killed.exists() and live.exists()

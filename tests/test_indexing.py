@@ -256,3 +256,13 @@ def test_ask_keeps_an_index_built_with_other_chunking_flags(small_workspace, mak
         make_assistant(small_workspace).ask("Who floated GP nationalisation?")  # rag ask
     assert rebuild_messages(caplog) == []
     assert current_generation(small_workspace.index_dir) == built
+
+
+def test_a_no_op_build_writes_no_new_generation(seed_workspace, embedder, counting):
+    """Nothing changed: the index keeps its generation (a new one was 28 MB of writes each time)."""
+    before = current_generation(seed_workspace.index_dir)
+    gens = sorted(p.name for p in seed_workspace.index_dir.glob("gen-*"))
+    report = indexing.build(seed_workspace, embedder)
+    assert report.generation == before == current_generation(seed_workspace.index_dir)
+    assert sorted(p.name for p in seed_workspace.index_dir.glob("gen-*")) == gens and counting == []
+    assert report.chunks > 0 and report.reused and not report.embedded

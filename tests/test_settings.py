@@ -53,6 +53,12 @@ def test_flags_override_the_environment(monkeypatch):
     ({"RAG_TOP_K": "200"}, r"candidates \(100\) must be at least top-k \(200\)"),
     ({"RAG_CHAR_WEIGHT": "-0.5"}, "fusion weights must be at least 0"),
     ({"RAG_DENSE_WEIGHT": "0", "RAG_BM25_WEIGHT": "0", "RAG_CHAR_WEIGHT": "0"}, "not all 0"),
+    ({"RAG_ABSTAIN_THRESHOLD": "nan"}, r"abstain_threshold \(RAG_ABSTAIN_THRESHOLD\) has a bad value: 'nan'"),
+    ({"RAG_DENSE_WEIGHT": "NaN"}, "dense_weight"),
+    ({"RAG_BM25_WEIGHT": "inf"}, "bm25_weight"),
+    ({"RAG_BM25_K1": "-inf"}, "bm25_k1"),
+    ({"RAG_STORE": "nosuch://x"}, "unknown store 'nosuch'"),
+    ({"RAG_ANSWERER": "oracle"}, "answerer must be one of extractive"),
 ])
 def test_bad_values_are_clear_errors(monkeypatch, env, message):
     for k, v in env.items():

@@ -165,3 +165,24 @@ def test_load_reads_one_generation_even_if_current_moves(seed_index_copy, monkey
     monkeypatch.setattr(generations, "current", moving)
     idx = generations.load(seed_index_copy)
     assert idx.path.name == old_gen
+
+
+def test_the_next_build_reclaims_what_killed_builds_left(seed_index_copy):
+    """kill -9 leaves a half-written folder, a pointer never renamed, or generations a build had
+    no time to prune: the next builder, holding the lock, removes them at once (not after an hour)."""
+    current = current_generation(seed_index_copy)
+    half = seed_index_copy / ".tmp-gen-20991231-235959-4242-1"
+    half.mkdir()
+    (half / "chunks.faiss").write_bytes(b"\x00" * 100)
+    (seed_index_copy / ".CURRENT.4242.tmp").write_text("gen-x\n", encoding="utf-8")
+    for n in range(3):  # older generations a killed build did not prune
+        old = seed_index_copy / f"gen-20000101-00000{n}-1-1"
+        old.mkdir()
+        (old / "tables.json").write_text("{}", encoding="utf-8")
+        os.utime(old, (n, n))
+    with generations.BuildLock(seed_index_copy):
+        pass
+    assert not half.exists() and not (seed_index_copy / ".CURRENT.4242.tmp").exists()
+    left = sorted(p.name for p in seed_index_copy.glob("gen-*"))
+    assert current in left and len(left) == 2  # the current one and the newest previous one
+    assert generations.load(seed_index_copy).path.name == current

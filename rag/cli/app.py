@@ -38,18 +38,31 @@ def _setup_logging(verbose: bool) -> None:
         handler: logging.Handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
     else:  # one unwrapped line a message, for logs and scripts
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.setFormatter(_SafeFormatter("%(levelname)s: %(message)s"))
+    if err.is_terminal:
+        handler.setFormatter(_SafeFormatter("%(message)s"))
     # Libraries' chatter (bm25s sets its own logger to DEBUG on import) stays out of stderr.
     handler.addFilter(lambda record: record.name.startswith("rag") or record.levelno >= logging.WARNING)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     log.setLevel(level)
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines without raw control characters (a file name may hold an escape sequence)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from rag.cli.render import safe
+
+        return safe(super().format(record))
+
+
 def _error(message: object) -> None:
     """One line on stderr; the message is text, never markup (it may quote the user)."""
     from rich.markup import escape
 
-    line = " ".join(str(message).split())
+    from rag.cli.render import safe
+
+    line = safe(" ".join(str(message).split()))
     err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
 
 
@@ -64,17 +77,17 @@ def command(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except RagError as e:
             _error(e)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             err.print("interrupted")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as e:  # a bug, not bad input: still one line, with a way to see more
             if os.environ.get("RAG_DEBUG"):
                 raise
             _error(f"unexpected {type(e).__name__}: {e} (set RAG_DEBUG=1 for details)")
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -98,7 +111,8 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every 
           corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
           model: Optional[str] = ModelOpt,
           chunk_tokens: Optional[int] = typer.Option(None, "--chunk-tokens", help="Chunk size in model tokens"),
-          boilerplate: Optional[Path] = typer.Option(None, "--boilerplate", help="File of extra boilerplate rules")) -> None:
+          boilerplate: Optional[Path] = typer.Option(None, "--boilerplate",
+                                                     help="File of extra boilerplate rules")) -> None:
     """Index the articles: only new or changed files are embedded again."""
     assistant = _assistant(corpus, index, model, chunk_tokens=chunk_tokens, boilerplate_file=boilerplate)
     report = assistant.index(rebuild=rebuild, progress=err.is_terminal or bool(os.environ.get("RAG_PROGRESS")))

@@ -14,17 +14,26 @@ if TYPE_CHECKING:
 PASSAGE_CHARS = 300
 
 
+def safe(text: str) -> str:
+    """``text`` with control characters (but newlines and tabs) shown as escapes: an article
+    holding ESC sequences must not recolour, move or retitle the user's terminal."""
+    import unicodedata
+
+    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
+                   for ch in text)
+
+
 def print_answer(console: "Console", renderer: "Renderer", answer: "Answer") -> None:
     """The answer with its markers highlighted, then its sources, dimmed."""
     from rich.text import Text
 
-    body = Text(answer.body)
+    body = Text(safe(answer.body))
     body.highlight_regex(r"\[\d+\]", "bold cyan")
     console.print(body, style="yellow" if answer.abstained else None)
     sources = renderer.sources(answer)
     if sources:
         console.print()
-        console.print(Text(sources, style="dim"))
+        console.print(Text(safe(sources), style="dim"))
 
 
 def _score(value: float | None, digits: int) -> str:
@@ -39,13 +48,15 @@ def print_hits(console: "Console", hits: list["Hit"]) -> None:
 
     from rich.text import Text
 
+    from rag.rendering import oneline
+
     for h in hits:
         c = h.chunk
         lines = f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
-        head = Text.assemble((f"#{h.rank} ", "bold"), (f"{c.source}, {lines}", "cyan"))
+        head = Text.assemble((f"#{h.rank} ", "bold"), (f"{oneline(c.source)}, {lines}", "cyan"))
         scores = (f"evidence {_score(h.evidence, 3)}  fused {h.score:.4f}  dense {_score(h.dense, 3)}  "
                   f"bm25 {_score(h.bm25, 2)}  chars {_score(h.chars, 2)}")
-        text = " ".join(c.text.split())
+        text = safe(" ".join(c.text.split()))
         if len(text) > PASSAGE_CHARS:
             text = text[:PASSAGE_CHARS].rsplit(" ", 1)[0] + " …"
         width = max(20, console.width - 1)

@@ -43,6 +43,14 @@ def offline() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    no_telemetry()
+
+
+def no_telemetry() -> None:
+    """ONNX Runtime (1.29 and later) records and uploads usage events unless told not to,
+    before its first session: both spellings of its opt-out, latched for the process."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
 
 
 def resolve_model(name: str) -> Path | None:
@@ -189,6 +197,11 @@ class Embedder:
 
         with self._export_lock:
             self._export_tried = True
+            if force:  # index time: what a killed export left in the cache goes now
+                try:
+                    onnx_export.reclaim(self.cache_dir)
+                except OSError as e:
+                    log.info("cannot tidy the query encoder cache: %s", e)
             try:
                 state = onnx_query.status(self.path, self.cache_dir)
                 if state == "ready" and self.__dict__.get("query_encoder") is not None:

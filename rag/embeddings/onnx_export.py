@@ -37,6 +37,7 @@ from rag.embeddings.onnx_query import (
 )
 from rag.errors import first_line
 from rag.files import fsync
+from rag.paths import default_cache_dir
 
 log = logging.getLogger("rag")
 
@@ -149,6 +150,34 @@ def _export_into(model: Any, folder: Path) -> dict[str, Any]:
                 versions={"torch": torch.__version__, "sentence_transformers": sentence_transformers.__version__,
                           "onnxruntime": ort.__version__, "tokenizers": tokenizers.__version__})
     return meta
+
+
+def reclaim(cache_dir: Path | None = None) -> list[str]:
+    """Remove half-written exports whose process is gone (killed mid-export: 60-90 MB each);
+    return their names. An export in progress in a live process is left alone."""
+    root = (cache_dir or default_cache_dir()) / "query-encoders"
+    removed = []
+    for p in root.glob(".*-*-*-*") if root.is_dir() else []:
+        if not p.name.startswith((".tmp-", ".old-")):
+            continue
+        try:
+            pid = int(p.name.rsplit("-", 2)[1])
+        except ValueError:
+            continue
+        if not _alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _install(tmp: Path, folder: Path) -> None:

@@ -33,6 +33,9 @@ from rag.paths import default_cache_dir
 if TYPE_CHECKING:
     import numpy as np
 
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before any onnxruntime session (see rag.embeddings)
+os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
+
 log = logging.getLogger("rag")
 
 #: Bump when what is written to a cache entry changes.

@@ -25,6 +25,7 @@ from rag.types import Document
 
 __all__ = ["BUILTIN_BOILERPLATE", "CorpusError", "Loader", "SourceFile", "decode", "is_boilerplate",
            "list_sources", "load_rules", "split_lines", "LOADERS", "loader_for", "load_file", "load_documents",
+           "corpus_files", "printable",
            "suffixes"]
 
 #: Every loader, by the suffixes it reads.
@@ -49,3 +50,9 @@ def load_file(f: SourceFile, rules) -> list[Document]:
 def load_documents(files: list[SourceFile], rules) -> list[Document]:
     """The documents of every file, in order."""
     return [doc for f in files for doc in load_file(f, rules)]
+
+
+def corpus_files(settings) -> list[SourceFile]:
+    """The corpus's article files as the settings say (suffixes, size cap, links): every
+    caller must see the same list, or an index would look stale for ever."""
+    return list_sources(settings.corpus, settings.extensions, settings.max_file_bytes, settings.follow_links)

@@ -66,24 +66,56 @@ def load_rules(extra: Path | None = None) -> list[re.Pattern[str]]:
     return rules
 
 
-def list_sources(corpus: Path, extensions: tuple[str, ...]) -> list[SourceFile]:
-    """Every article file under ``corpus`` (sorted), with its content hash."""
+def list_sources(corpus: Path, extensions: tuple[str, ...], max_bytes: int | None = None,
+                 follow_links: bool = False) -> list[SourceFile]:
+    """Every article file under ``corpus`` (sorted), with its content hash.
+
+    Skipped with a warning naming them: files over ``max_bytes``, names that are not valid
+    UTF-8 (they cannot be cited or stored as text), and links that lead out of the corpus
+    folder unless ``follow_links`` (a link to /etc/passwd must not be indexed by accident).
+    """
     if not corpus.exists():
         raise CorpusError(f"corpus folder not found: {corpus}")
     paths = [corpus] if corpus.is_file() else sorted(
         p for p in corpus.rglob("*")
         if p.is_file() and p.suffix.lower() in extensions and not any(
             part.startswith(".") for part in p.relative_to(corpus).parts))
-    base = corpus.parent
+    base, root = corpus.parent, corpus.resolve()
     files = []
     for p in paths:
+        source = p.relative_to(base).as_posix()
+        problem = _unusable(p, source, root, max_bytes, follow_links)
+        if problem:
+            log.warning("skipping %s: %s", printable(source), problem)
+            continue
         try:
             digest = hashlib.sha256(p.read_bytes()).hexdigest()
         except OSError as e:
-            log.warning("skipping %s: cannot read it (%s)", p, e.strerror)
+            log.warning("skipping %s: cannot read it (%s)", printable(source), e.strerror)
             continue
-        files.append(SourceFile(path=p, source=p.relative_to(base).as_posix(), sha256=digest))
+        files.append(SourceFile(path=p, source=source, sha256=digest))
     return files
+
+
+def _unusable(path: Path, source: str, root: Path, max_bytes: int | None, follow_links: bool) -> str | None:
+    """Why a corpus file must be skipped, or None."""
+    if any("\udc80" <= ch <= "\udcff" for ch in source):
+        return "its name is not valid UTF-8; rename it"
+    if not follow_links and path != root and not path.resolve().is_relative_to(root):
+        return "it is a link to a file outside the corpus folder (RAG_FOLLOW_LINKS=1 follows such links)"
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        return f"cannot read it ({e.strerror})"
+    if max_bytes is not None and size > max_bytes:
+        return f"it is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:g} MB limit (RAG_MAX_FILE_MB)"
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and undecodable bytes shown as escapes, for one line
+    of a log or a terminal (a file name may hold a newline or an escape sequence)."""
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def read_text(f: SourceFile) -> str | None:

@@ -187,6 +187,7 @@ class BuildLock:
         except OSError as e:
             raise unwritable(self.path.parent, e) from None
         fcntl.flock(self._fh, fcntl.LOCK_EX)
+        reclaim(self.path.parent)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -194,6 +195,20 @@ class BuildLock:
 
         fcntl.flock(self._fh, fcntl.LOCK_UN)
         self._fh.close()
+
+
+def reclaim(index_dir: Path) -> None:
+    """What a killed build left (a half-written folder, a pointer never renamed, generations
+    it had no time to prune): only a builder holding the lock writes them, so a builder that
+    holds it now can remove them at once instead of waiting an hour."""
+    try:
+        for p in [*index_dir.glob(".tmp-gen-*"), *index_dir.glob(f".{POINTER}.*")]:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        gen = current(index_dir)
+    except (OSError, StoreDamaged):
+        return
+    if gen is not None:
+        prune(index_dir, keep=gen.name)
 
 
 def prune(index_dir: Path, keep: str) -> None:
