@@ -57,10 +57,11 @@ def collect(questions: list[Question], top_k: int) -> list[Row]:
         query = Query(question=text, text=text, vector=assistant.embedder.encode_query(text))
         scored = state.answerer.score(query, state.retriever.search(query.text, query.vector, top_k))
         spellings = [normalise(s) for fact in q.facts for s in fact]
-        rows.append(Row(answerable=q.answerable,
-                        features=np.array([[getattr(s.features, n) for n in names] for s in scored]).reshape(-1, len(names)),
+        features = np.array([[getattr(s.features, n) for n in names] for s in scored]).reshape(-1, len(names))
+        rows.append(Row(answerable=q.answerable, features=features,
                         supported=np.array([Path(s.sentence.source).name in q.source_names for s in scored]),
-                        has_fact=np.array([holds_fact(state.store, s.sentence, spellings) for s in scored]), question=q))
+                        has_fact=np.array([holds_fact(state.store, s.sentence, spellings) for s in scored]),
+                        question=q))
     return rows
 
 

@@ -17,7 +17,7 @@ import time
 import unicodedata
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Iterator
+from typing import Callable, Iterator
 
 from rag import indexing
 from rag.answering import Answerer, answerer_for
@@ -88,17 +88,19 @@ class Assistant:
         return Renderer(self.settings.prompts_dir)
 
     # -- building -------------------------------------------------------------------------
-    def index(self, rebuild: bool = False, progress: bool = False) -> indexing.IndexReport:
+    def index(self, rebuild: bool = False, progress: bool = False,
+              on_file: Callable[[int, int, str], None] | None = None) -> indexing.IndexReport:
         """Bring the index up to date (only new or changed files are embedded).
 
-        Chunking and boilerplate settings the user did not give are the index's own.
+        Chunking and boilerplate settings the user did not give are the index's own;
+        ``on_file(n, total, source)`` hears of each file read (see :func:`rag.indexing.build`).
         """
         try:
             self.settings = indexing.adopt(self.backend.manifest(), self.settings)
         except StoreProblem:
             pass  # nothing usable to adopt from: build with the settings as they are
         report = indexing.build(self.settings, self.embedder, rebuild=rebuild, progress=progress,
-                                backend=self.backend)
+                                backend=self.backend, on_file=on_file)
         with self._lock:
             self._state = None
         return report

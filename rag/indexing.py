@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rag.chunking import chunk_sentences, split_sentences
 from rag.embeddings import Embedder, model_id
@@ -90,8 +90,11 @@ def stale_reason(manifest: dict[str, Any], settings: Settings, files: list[Sourc
 
 
 def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progress: bool = False,
-          backend: Backend | None = None) -> IndexReport:
-    """Bring the store up to date with the corpus, in one commit."""
+          backend: Backend | None = None, on_file: Callable[[int, int, str], None] | None = None) -> IndexReport:
+    """Bring the store up to date with the corpus, in one commit.
+
+    ``on_file(n, total, source)`` is called before each new or changed file is read and split
+    (a large file takes a while before anything is embedded)."""
     t0 = time.perf_counter()
     backend = backend or backend_for(settings)
     with backend.lock():
@@ -113,18 +116,11 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
         report.removed = sorted(set(old_files) - {f.source for f in files})
         for source in report.removed:
             writer.delete(source)
-        fresh = []
-        for f in files:
-            if old_files.get(f.source) == f.sha256:
-                report.reused.append(f.source)
-                continue
-            chunks, sentences = [], []
-            for doc in load_file(f, rules):
-                doc_sentences = split_sentences(doc, embedder, max_tokens)
-                chunks += chunk_sentences(doc, doc_sentences, max_tokens, overlap, len(sentences))
-                sentences += doc_sentences
-            fresh.append((f.source, chunks, sentences))
-            report.embedded.append(f.source)
+        changed = [f for f in files if old_files.get(f.source) != f.sha256]
+        report.reused = [f.source for f in files if old_files.get(f.source) == f.sha256]
+        report.embedded = [f.source for f in changed]
+        fresh = [_read(f, n, len(changed), rules, embedder, max_tokens, overlap, on_file)
+                 for n, f in enumerate(changed, 1)]
         _embed_into(writer, fresh, embedder, settings.sentence_vectors, progress)
 
         new_chunks = sum(len(cs) for _, cs, _ in fresh)
@@ -143,6 +139,20 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
     report.seconds = time.perf_counter() - t0
     embedder.prepare_query_encoder()  # the light encoder `rag ask` uses (rag.embeddings); never raises
     return report
+
+
+def _read(f: SourceFile, n: int, total: int, rules, embedder: Embedder, max_tokens: int, overlap: int,
+          on_file: Callable[[int, int, str], None] | None) -> tuple[str, list, list]:
+    """One file's chunks and sentences (its sentence ranges count from 0)."""
+    log.info("reading %d/%d: %s", n, total, f.source)
+    if on_file is not None:
+        on_file(n, total, f.source)
+    chunks, sentences = [], []
+    for doc in load_file(f, rules):
+        doc_sentences = split_sentences(doc, embedder, max_tokens)
+        chunks += chunk_sentences(doc, doc_sentences, max_tokens, overlap, len(sentences))
+        sentences += doc_sentences
+    return f.source, chunks, sentences
 
 
 def _unchanged(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+from rag.rendering import SECTION_SEPARATOR, SENTENCE_SEPARATOR
+
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install chromium)")
 
@@ -59,17 +61,24 @@ def test_chat_page_streams_an_answer_with_expandable_citations(serve, seed_assis
     with serve(create_app(seed_assistant)) as url:
         page.goto(url)
         assert page.title().startswith("rag")
-        # Count the updates of the answer text while it arrives: streamed, not set once.
+        # Record every text the reply showed (mutation records keep the nodes they added).
         page.evaluate("""() => {
-            window.textUpdates = 0;
+            window.shown = [];
             new MutationObserver((records) => {
                 for (const r of records)
-                    if (r.target.closest && r.target.closest('.msg.assistant[data-state=streaming]')) window.textUpdates++;
-            }).observe(document.getElementById('log'), {subtree: true, childList: true, characterData: true});
+                    if (r.target.matches && r.target.matches('.msg.assistant .text'))
+                        for (const n of r.addedNodes) if (n.nodeType === Node.TEXT_NODE) window.shown.push(n.data);
+            }).observe(document.getElementById('log'), {subtree: true, childList: true});
         }""")
         reply = ask(page, PLAIN)
         assert reply.get_attribute("data-state") == "done"
-        assert page.evaluate("window.textUpdates") > 3
+        # Streamed a sentence at a time: the page showed the answer growing by each piece the
+        # server sent (each sentence, then the Sources list), not set once at the end.
+        pieces = [(SENTENCE_SEPARATOR if i else "") + seed_assistant.renderer.sentence(s)
+                  for i, s in enumerate(want.sentences)] + [SECTION_SEPARATOR + seed_assistant.renderer.sources(want)]
+        grown = ["".join(pieces[:n]) for n in range(1, len(pieces) + 1)]
+        assert len(grown) >= 2 and grown[-1] == want.answer
+        assert [t for t in page.evaluate("window.shown") if t in grown] == grown
         text = reply.locator(".text").inner_text()
         assert " ".join(first.quote.split()) in " ".join(text.split()) and "[1]" in text
         # Laid out from the structured answer: its sentences and markers, the Sources as cards below.

@@ -351,7 +351,7 @@ def test_a_stream_that_fails_midway_ends_with_an_error_event(serve, seed_setting
     (prompts / "sentence.md.j2").write_text("{{ sentence.no_such_field }}", encoding="utf-8")
     assistant = Assistant(seed_settings, embedder=embedder, renderer=Renderer(prompts))
     body = {"stream": True, "messages": [USER]}
-    with caplog.at_level(logging.CRITICAL, logger="rag"), serve(create_app(assistant)) as url:
+    with caplog.at_level(logging.ERROR, logger="rag"), serve(create_app(assistant)) as url:
         with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=60) as r:
             assert r.status_code == 200
             events = r.read().decode().split("\n\n")
@@ -366,6 +366,7 @@ def test_a_stream_that_fails_midway_ends_with_an_error_event(serve, seed_setting
                 model="rag", stream=True, messages=[USER]))
         # The server lives on: what does not render a sentence still answers.
         assert httpx.get(url + "/api/search", params={"q": "ICS"}).status_code == 200
+    assert any("answer stream failed" in r.getMessage() for r in caplog.records), caplog.text
 
 
 # -- API key ------------------------------------------------------------------------------

@@ -115,7 +115,14 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every 
                                                      help="File of extra boilerplate rules")) -> None:
     """Index the articles: only new or changed files are embedded again."""
     assistant = _assistant(corpus, index, model, chunk_tokens=chunk_tokens, boilerplate_file=boilerplate)
-    report = assistant.index(rebuild=rebuild, progress=err.is_terminal or bool(os.environ.get("RAG_PROGRESS")))
+    show = err.is_terminal or bool(os.environ.get("RAG_PROGRESS"))
+
+    def reading(n: int, total: int, source: str) -> None:
+        from rag.rendering import oneline
+
+        err.print(f"reading {n}/{total}: {oneline(source)}", markup=False, highlight=False)
+
+    report = assistant.index(rebuild=rebuild, progress=show, on_file=reading if show else None)
     err.print(f"indexed {report.files} files: {len(report.embedded)} embedded, {len(report.reused)} unchanged, "
               f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
               f"in {report.seconds:.1f}s -> {assistant.settings.index_dir / report.generation}")

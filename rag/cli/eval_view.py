@@ -91,7 +91,7 @@ def render_comparison(console: Console, deltas: list[Delta]) -> None:
         table.add_column(col, justify=justify)
     for d in deltas:
         style = {True: "green", False: "red", None: ""}[d.better]
-        change = "-" if d.change is None else (f"{d.change:+.1f}" if d.metric.key.endswith("_ms") else f"{d.change:+.3f}")
+        change = "-" if d.change is None else f"{d.change:+.1f}" if d.metric.key.endswith("_ms") else f"{d.change:+.3f}"
         table.add_row(d.metric.label, _fmt(d.old, d.metric.key), _fmt(d.new, d.metric.key),
                       f"[{style}]{change}[/]" if style else change)
     console.print(table)

@@ -93,6 +93,21 @@ def parse_question(line: str, where: str) -> Question:
         data = json.loads(line)
     except json.JSONDecodeError as e:
         raise EvalError(f"{where}: malformed JSON ({e.msg} at column {e.colno})") from None
+    _check_fields(data, where)
+    qid, question = data["id"].strip(), data["question"]
+    if not qid:
+        raise EvalError(f"{where}: field 'id' is empty")
+    if not question.strip():
+        raise EvalError(f"{where}: field 'question' is empty")
+    sources, facts = data["sources"], data["facts"]
+    _check_sources_and_facts(sources, facts, data["answerable"], where)
+    return Question(id=qid, question=question, sources=tuple(s.strip() for s in sources),
+                    facts=tuple(tuple(s.strip() for s in fact) for fact in facts),
+                    answerable=data["answerable"], kind=data.get("kind", "").strip(), where=where)
+
+
+def _check_fields(data: object, where: str) -> None:
+    """A JSON object with every required field, no unknown one, and each of its type."""
     if not isinstance(data, dict):
         raise EvalError(f"{where}: expected a JSON object, got {_json_type(data)}")
     unknown = sorted(set(data) - set(FIELDS) - set(OPTIONAL_FIELDS))
@@ -105,26 +120,20 @@ def parse_question(line: str, where: str) -> Question:
     for name, kind in {**FIELDS, **OPTIONAL_FIELDS}.items():
         if name in data and not isinstance(data[name], kind):
             raise EvalError(f"{where}: field {name!r} must be {_type_name(kind)}, got {_json_type(data[name])}")
-    qid, question = data["id"].strip(), data["question"]
-    if not qid:
-        raise EvalError(f"{where}: field 'id' is empty")
-    if not question.strip():
-        raise EvalError(f"{where}: field 'question' is empty")
-    sources = data["sources"]
+
+
+def _check_sources_and_facts(sources: list, facts: list, answerable: bool, where: str) -> None:
+    """Non-empty strings; an answerable question has both, an unanswerable one neither."""
     if not all(isinstance(s, str) and s.strip() for s in sources):
         raise EvalError(f"{where}: field 'sources' must be a list of file names")
-    facts = data["facts"]
     for fact in facts:
         if not isinstance(fact, list) or not fact or not all(isinstance(s, str) and s.strip() for s in fact):
             raise EvalError(f"{where}: field 'facts' must be a list of facts, each a non-empty list of spellings")
-    if data["answerable"]:
+    if answerable:
         if not sources or not facts:
             raise EvalError(f"{where}: an answerable question needs at least one source and one fact")
     elif sources or facts:
         raise EvalError(f"{where}: an unanswerable question must have empty 'sources' and 'facts'")
-    return Question(id=qid, question=question, sources=tuple(s.strip() for s in sources),
-                    facts=tuple(tuple(s.strip() for s in fact) for fact in facts),
-                    answerable=data["answerable"], kind=data.get("kind", "").strip(), where=where)
 
 
 def _type_name(kind: type) -> str:

@@ -24,6 +24,7 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, service: ServiceDep):
+    """The answer to the last user message, whole or (``"stream": true``) a sentence at a time."""
     question, history, param = split_conversation(body.messages)
     completion = Completion(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), service.model_id)
     assistant = service.assistant
@@ -42,11 +43,13 @@ async def chat_completions(body: ChatCompletionRequest, service: ServiceDep):
 
 @router.get("/models")
 async def models(service: ServiceDep):
+    """The one model: front ends list it in their picker."""
     return {"object": "list", "data": [model_card(service.model_id)]}
 
 
 @router.get("/models/{name:path}")
 async def model(name: str, service: ServiceDep):
+    """The model card, or a 404 for any other name."""
     if name != service.model_id:
         raise ApiError(404, f"the model {name!r} does not exist; this server offers {service.model_id!r}",
                        param="model", code="model_not_found")
