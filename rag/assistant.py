@@ -46,6 +46,10 @@ def check_question(question: object, max_chars: int) -> str:
     if bad:
         raise QuestionError("the question contains control characters (" +
                             ", ".join(f"U+{ord(c):04X}" for c in bad[:3]) + ")")
+    halves = sorted({c for c in question if unicodedata.category(c) == "Cs"})
+    if halves:  # JSON's "\ud800" alone: no character, and nothing downstream can encode it
+        raise QuestionError("the question contains half of a UTF-16 surrogate pair (" +
+                            ", ".join(f"U+{ord(c):04X}" for c in halves[:3]) + "), which is not text")
     question = " ".join(question.split())
     if not question:
         raise QuestionError("the question is empty")

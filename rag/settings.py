@@ -46,6 +46,11 @@ class Settings:
     max_file_mb: float = 50.0
     #: Index files reached through a link that leads out of the corpus folder.
     follow_links: bool = False
+    #: ``rag serve``: seconds a new connection has to send its first request before it is closed.
+    header_timeout: float = 10.0
+    #: ``rag serve``: host names the server answers to (the Host header); empty means the bound
+    #: address's names (loopback: 127.0.0.1, localhost, ::1), or any for 0.0.0.0 and ::.
+    allowed_hosts: tuple[str, ...] = ()
     #: Where the index lives: ``local`` (files in ``index_dir``) or another store's URL (rag/store).
     store: str = "local"
     #: Who writes answers: ``extractive`` (quotes sentences) or another answerer (rag/answering).
@@ -136,6 +141,8 @@ class Settings:
             raise SettingsError("chunk overlap must be at least 0 and smaller than the chunk size")
         if self.max_answer_sentences < 1:
             raise SettingsError("max answer sentences must be at least 1")
+        if self.header_timeout <= 0:
+            raise SettingsError(f"header timeout must be above 0 seconds, got {self.header_timeout:g}")
         if self.max_file_mb <= 0:
             raise SettingsError(f"max file size must be above 0 MB, got {self.max_file_mb:g}")
         if self.batch_size < 1 or self.max_question_chars < 1:
@@ -178,6 +185,8 @@ def _parse(f: dataclasses.Field, raw: str) -> object:
     if f.name == "extensions":
         return tuple(e.strip() if e.strip().startswith(".") else "." + e.strip()
                      for e in raw.split(",") if e.strip())
+    if f.name == "allowed_hosts":
+        return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
     return raw
 
 

@@ -27,18 +27,21 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 
 def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: str = MODEL_ID,
                max_body_bytes: int = MAX_BODY_BYTES, reload_interval: float | None = RELOAD_INTERVAL,
-               threads: int | None = None, cors_origins: tuple[str, ...] = ()) -> FastAPI:
+               threads: int | None = None, cors_origins: tuple[str, ...] = (),
+               allowed_hosts: tuple[str, ...] | None = None) -> FastAPI:
     """The HTTP app over one ``assistant``; with ``api_key``, /v1 and /api need ``Bearer <key>``.
 
     The index is loaded (and the model warmed up) in the background after start-up, so
     ``/healthz`` answers 503 until then. ``threads`` bounds how many answers are computed at
     once (default: one per core; more only queue up inside torch). ``reload_interval`` is
-    how often to look for a new index generation (None: never).
+    how often to look for a new index generation (None: never). ``allowed_hosts``: the Host
+    header values served (None: any); requests from another site's pages are refused.
     """
     app = FastAPI(title="rag", version=_version(), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Grounded answers with line-level citations over a folder of articles.")
     app.state.service = Service(assistant, model_id=model_id, threads=threads, reload_interval=reload_interval)
-    app.add_middleware(Guard, api_key=api_key or None, max_body_bytes=max_body_bytes)
+    app.add_middleware(Guard, api_key=api_key or None, max_body_bytes=max_body_bytes,
+                       allowed_hosts=allowed_hosts, cors_origins=cors_origins, page_csp=PAGE_CSP)
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

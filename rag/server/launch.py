@@ -20,6 +20,8 @@ log = logging.getLogger("rag")
 
 #: How ``run`` hands its Settings to worker processes (base64 of a pickle).
 ENV_SETTINGS = "RAG_SERVE_SETTINGS"
+#: And the host names they answer to ("*": any).
+ENV_HOSTS = "RAG_SERVE_HOSTS"
 
 
 class ServeError(RagError):
@@ -45,11 +47,17 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: 
     if not api_key and host not in ("127.0.0.1", "localhost", "::1"):
         print(f"rag: warning: {host} may be reachable from other machines and RAG_API_KEY is not set",
               file=sys.stderr, flush=True)
+    from rag.server.protocol import TimedH11Protocol, raise_open_file_limit
+
+    raise_open_file_limit()
+    TimedH11Protocol.header_timeout = settings.header_timeout
     options = {"host": host, "port": port, "log_level": log_level, "server_header": False,
-               "timeout_graceful_shutdown": 5}
+               "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5, "http": TimedH11Protocol}
+    hosts = allowed_hosts(settings, host)
     if workers == 1:
-        uvicorn.run(create_app(Assistant(settings), api_key, threads=threads), **options)
+        uvicorn.run(create_app(Assistant(settings), api_key, threads=threads, allowed_hosts=hosts), **options)
         return
+    os.environ[ENV_HOSTS] = ",".join(hosts) if hosts is not None else "*"
     os.environ[ENV_SETTINGS] = base64.b64encode(pickle.dumps(settings)).decode()
     os.environ["RAG_SERVE_LOG_LEVEL"] = logging.getLevelName(log.getEffectiveLevel())
     if threads:
@@ -78,11 +86,32 @@ def app_from_environment() -> FastAPI:
         log.addHandler(handler)
         log.setLevel(level)
         log.propagate = False
+    from rag.server.protocol import TimedH11Protocol
+
     raw = os.environ.get(ENV_SETTINGS)
     settings = pickle.loads(base64.b64decode(raw)) if raw else Settings.load()
+    TimedH11Protocol.header_timeout = settings.header_timeout
     threads = os.environ.get("RAG_SERVE_THREADS")
+    hosts = os.environ.get(ENV_HOSTS, "*")
     return create_app(Assistant(settings), os.environ.get("RAG_API_KEY") or None,
-                      threads=int(threads) if threads else None)
+                      threads=int(threads) if threads else None,
+                      allowed_hosts=None if hosts == "*" else tuple(hosts.split(",")))
+
+
+#: Names a server bound to a loopback address answers to.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def allowed_hosts(settings: Settings, host: str) -> tuple[str, ...] | None:
+    """The Host header values to accept (None: any): the setting, else the bound address's own
+    names, so a web page cannot reach a local server through DNS rebinding."""
+    if settings.allowed_hosts:
+        return None if "*" in settings.allowed_hosts else settings.allowed_hosts
+    if host in ("0.0.0.0", "::", ""):
+        return None  # every address of the machine: its names are not known here
+    if host in LOOPBACK_NAMES or host.startswith("127."):
+        return tuple(dict.fromkeys((host.lower(), *LOOPBACK_NAMES)))
+    return (host.lower(),)
 
 
 def check_port(host: str, port: int) -> None:
