@@ -55,7 +55,7 @@ def run(assistant: Assistant, questions: list[Question], top_k: int | None = Non
     t_start = time.perf_counter()
     if progress:
         progress(0, len(questions), None)
-    assistant.search("warm-up query before the timed questions", top_k=k)
+    assistant.warm_up()  # models and tables loaded before the first timed question
     outcomes = []
     for n, q in enumerate(questions, 1):
         t0 = time.perf_counter()
@@ -79,9 +79,9 @@ def run(assistant: Assistant, questions: list[Question], top_k: int | None = Non
 
 def warn_unknown_sources(settings: Settings, questions: list[Question]) -> None:
     """A source the corpus does not hold is a typo in the question set: say so, it cannot be hit."""
-    from rag.loaders import list_sources
+    from rag.loaders import corpus_files
 
-    known = {base_name(f.source) for f in list_sources(settings.corpus, settings.extensions)}
+    known = {base_name(f.source) for f in corpus_files(settings)}
     for q in questions:
         for s in sorted(q.source_names - known):
             log.warning("%s: source %r of question %r is not in the corpus %s", q.where, s, q.id, settings.corpus)
