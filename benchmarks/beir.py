@@ -4,15 +4,12 @@
 
 DATA_DIR is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv). The corpus is
 indexed by ``rag.indexing.build`` (the loader, chunker, embedder and local store users run),
-every query of the split goes through ``doc_ranking.DocumentRanker.search`` (dense MaxP over
-the store's chunks, BM25 over whole documents' words and over their character 4-grams,
-fused as ``rag.fusion`` fuses passages), and ranx scores nDCG@10, Recall@100 and MRR@10 for dense alone, BM25 alone,
-character BM25 alone and the fused retriever. It also reports index
-time, embedding throughput, peak memory, and the indexing overhead over a bare
-``SentenceTransformer.encode`` of the same chunk texts in the same process.
-
-As in BEIR's own evaluation, a document whose id equals the query's id is not counted as
-a hit (it matters for sets like ArguAna whose queries are also in the corpus).
+every query of the split is ranked by ``doc_ranking.DocumentRanker`` (whole documents: dense
+MaxP over chunks, BM25 over words and over character 4-grams, fused as ``rag.fusion`` fuses
+passages), and ranx scores nDCG@10, Recall@100 and MRR@10 for dense alone, BM25 alone,
+character BM25 alone and the fused ranking (a document whose id is the query's does not
+count, as in BEIR). It also reports index time, embedding throughput, peak memory, and the
+indexing overhead over a bare ``SentenceTransformer.encode`` of the same chunk texts.
 
 ``--sweep`` evaluates a grid of fusion and BM25 settings on the split instead (use it on
 ``train``, never on ``test``); ``--cache DIR`` keeps one index per configuration there so a
@@ -35,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from doc_ranking import DocumentRanker  # benchmarks/, this script's folder
+from doc_ranking import DEPTH, METRICS, DocumentRanker, score_modes, sweep  # benchmarks/, beside this script
 
 from rag import indexing
 from rag.embeddings import Embedder
@@ -47,8 +44,6 @@ from rag.store.local import LocalBackend, LocalStore
 
 log = logging.getLogger("rag.bench")
 
-METRICS = ["ndcg@10", "recall@100", "mrr@10"]
-DEPTH = 100  # documents kept per query: enough for Recall@100
 
 #: Chunk size in model tokens: the product default. On a SciFact train slice 128-token chunks
 #: (MiniLM was trained on 128) beat chunks filling the model's 256-token window, dense and fused.
@@ -57,6 +52,10 @@ CHUNK_OVERLAP = 32
 #: Documents each retriever brings to the fusion: twice the depth scored, so a document ranked
 #: ~100th by the fusion had the chance to be seen by both retrievers (train: +0.005 Recall@100).
 CANDIDATES = 2 * DEPTH
+#: Settings the command line can change (recorded with the figures), and their types.
+TUNABLE = {"model": str, "chunk_tokens": int, "chunk_overlap": int, "candidates": int, "fusion": str, "rrf_k": int,
+           "dense_weight": float, "bm25_weight": float, "char_weight": float, "bm25_k1": float, "bm25_b": float,
+           "batch_size": int}
 
 
 class BenchError(RagError):
@@ -65,12 +64,15 @@ class BenchError(RagError):
 
 @dataclass
 class Data:
+    """A BEIR split: the corpus file, query texts and positive relevance judgements by query id."""
+
     corpus: Path
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
 
 
 def load_data(data_dir: Path, split: str) -> Data:
+    """The split's queries that have a positive judgement, and those judgements."""
     corpus, queries_file = data_dir / "corpus.jsonl", data_dir / "queries.jsonl"
     qrels_file = data_dir / "qrels" / f"{split}.tsv"
     for f in (corpus, queries_file, qrels_file):
@@ -78,13 +80,9 @@ def load_data(data_dir: Path, split: str) -> Data:
             raise BenchError(f"not a BEIR folder: {f} is missing")
     qrels: dict[str, dict[str, int]] = {}
     with open(qrels_file, newline="", encoding="utf-8") as fh:
-        rows = csv.reader(fh, delimiter="\t")
-        for row in rows:
-            if len(row) < 3 or row[0] == "query-id":
-                continue
-            score = int(float(row[2]))
-            if score > 0:
-                qrels.setdefault(row[0], {})[row[1]] = score
+        for row in csv.reader(fh, delimiter="\t"):
+            if len(row) >= 3 and row[0] != "query-id" and int(float(row[2])) > 0:
+                qrels.setdefault(row[0], {})[row[1]] = int(float(row[2]))
     queries: dict[str, str] = {}
     with open(queries_file, encoding="utf-8") as fh:
         for line in fh:
@@ -145,6 +143,8 @@ class TimedEmbedder(Embedder):
 
 @dataclass
 class IndexStats:
+    """Size and cost of the index; kept beside a cached index, so a reuse reports its build."""
+
     docs: int
     chunks: int
     chunk_tokens_total: int
@@ -194,61 +194,9 @@ def index_corpus(settings: Settings, embedder: TimedEmbedder, fresh: bool,
     return store, stats
 
 
-def run_queries(ranker: DocumentRanker, data: Data, vectors, mode: str) -> dict[str, dict[str, float]]:
-    """A ranx run: query id -> {doc id: score}, the top ``DEPTH`` documents of ``mode``."""
-    run: dict[str, dict[str, float]] = {}
-    for (q, text), vec in zip(data.queries.items(), vectors):
-        hits = [h for h in ranker.search(text, vec, DEPTH + 1, mode=mode) if h.doc_id != q]
-        # ranx needs a score per listed doc; keep the rank order even where scores tie.
-        run[q] = {h.doc_id: float(len(hits) - n) for n, h in enumerate(hits[:DEPTH])}
-        if not run[q]:
-            run[q] = {"__none__": 0.0}  # ranx wants every query present; scores as a miss
-    return run
-
-
-def evaluate(data: Data, run: dict[str, dict[str, float]]) -> dict[str, float]:
-    from ranx import Qrels, Run
-    from ranx import evaluate as ranx_evaluate
-
-    scores = ranx_evaluate(Qrels(data.qrels), Run(run), METRICS, make_comparable=True)
-    return {m: round(float(scores[m]), 4) for m in METRICS}
-
-
-def sweep(store: LocalStore, data: Data, vectors, base: Settings) -> list[dict]:
-    """Fusion and BM25 settings over a grid, each through the document ranker (tuning only)."""
-    rows = []
-
-    def score(modes, **changes):
-        s = base.replace(**changes)
-        r = DocumentRanker.from_settings(store, s)
-        for mode in modes:
-            t0 = time.perf_counter()
-            m = evaluate(data, run_queries(r, data, vectors, mode))
-            rows.append(dict(mode=mode, **changes, **m, seconds=round(time.perf_counter() - t0, 1)))
-            log_row(rows[-1])
-
-    score(["dense"])
-    for k1 in (0.9, 1.2, 1.5):
-        for b in (0.4, 0.75, 1.0):
-            score(["bm25"], bm25_k1=k1, bm25_b=b)
-    # Dense and word BM25 alone, as these rows were first recorded (before the n-grams).
-    for k, wd in ((60, 1.0), (20, 1.0), (60, 1.5)):
-        score(["fused"], fusion="rrf", rrf_k=k, dense_weight=wd, bm25_weight=1.0, char_weight=0.0)
-    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
-        score(["fused"], fusion="minmax", dense_weight=alpha, bm25_weight=round(1 - alpha, 2), char_weight=0.0)
-    for c in (50, 200, 500):
-        score(["fused"], fusion="minmax", candidates=c, char_weight=0.0)
-    score(["chars"])
-    for w in (0.0, 0.25, 0.5, 1.0):
-        score(["fused"], fusion="minmax", char_weight=w)
-    return rows
-
-
-def log_row(row: dict) -> None:
-    print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)
-
-
 def cache_key(data: Data, s: Settings, max_docs: int | None) -> str:
+    """Names a cached index by what its vectors depend on, never by the whole Settings: a
+    field added to Settings (``store``, ``answerer``, a per-corpus ``index_dir``) keeps the key."""
     h = hashlib.sha256()
     h.update(hashlib.sha256(data.corpus.read_bytes()).digest())
     h.update(json.dumps([s.model, s.chunk_tokens, s.chunk_overlap, max_docs]).encode())
@@ -256,6 +204,7 @@ def cache_key(data: Data, s: Settings, max_docs: int | None) -> str:
 
 
 def machine() -> dict:
+    """Where the figures were taken."""
     import torch
 
     return {"python": platform.python_version(), "platform": platform.platform(),
@@ -264,6 +213,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a bad folder or option is one ``error:`` line and exit status 1."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data_dir", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/")
@@ -273,18 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, help="keep one index per configuration under this folder")
     p.add_argument("--no-overhead", action="store_true", help="skip the bare-encode comparison")
     p.add_argument("--sweep", action="store_true", help="tune: evaluate a grid of settings (train only!)")
-    p.add_argument("--model")
-    p.add_argument("--chunk-tokens", type=int, default=CHUNK_TOKENS)
-    p.add_argument("--chunk-overlap", type=int, default=CHUNK_OVERLAP)
-    p.add_argument("--candidates", type=int, default=CANDIDATES)
-    p.add_argument("--fusion")
-    p.add_argument("--rrf-k", type=int)
-    p.add_argument("--dense-weight", type=float)
-    p.add_argument("--bm25-weight", type=float)
-    p.add_argument("--char-weight", type=float)
-    p.add_argument("--bm25-k1", type=float)
-    p.add_argument("--bm25-b", type=float)
-    p.add_argument("--batch-size", type=int)
+    defaults = {"chunk_tokens": CHUNK_TOKENS, "chunk_overlap": CHUNK_OVERLAP, "candidates": CANDIDATES}
+    for name, kind in TUNABLE.items():  # unset ones keep the product's setting (or RAG_*)
+        p.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults.get(name))
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
@@ -295,16 +236,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(a: argparse.Namespace) -> int:
+    """Index (or reuse), rank every query, score, print the report and write ``--out``."""
     data = load_data(a.data_dir, a.split)
     if a.max_docs is not None and a.max_docs < 2:
         raise BenchError("--max-docs must be at least 2")
     if a.sweep and a.split == "test":
         raise BenchError("--sweep tunes settings: run it on the train split, not test")
     with tempfile.TemporaryDirectory(prefix="rag-beir-") as tmp:
-        base = Settings.load(model=a.model, chunk_tokens=a.chunk_tokens, chunk_overlap=a.chunk_overlap,
-                             candidates=a.candidates, fusion=a.fusion, rrf_k=a.rrf_k,
-                             dense_weight=a.dense_weight, bm25_weight=a.bm25_weight, char_weight=a.char_weight,
-                             bm25_k1=a.bm25_k1, bm25_b=a.bm25_b, batch_size=a.batch_size, sentence_vectors=False)
+        base = Settings.load(**{k: getattr(a, k) for k in TUNABLE}, sentence_vectors=False)
         work = Path(tmp)
         if a.cache:
             work = a.cache / f"{a.data_dir.resolve().name}-{cache_key(data, base, a.max_docs)}"
@@ -319,22 +258,15 @@ def run(a: argparse.Namespace) -> int:
         vectors = embedder.encode(list(data.queries.values()))
         query_seconds = time.perf_counter() - t0
         if a.sweep:
-            rows = sweep(store, data, vectors, settings)
+            rows = sweep(store, data.queries, data.qrels, vectors, settings)
             result = {"sweep": rows}
         else:
             ranker = DocumentRanker.from_settings(store, settings)
-            results, search_ms = {}, {}
-            for mode in ("dense", "bm25", "chars", "fused"):
-                t0 = time.perf_counter()
-                run_ = run_queries(ranker, data, vectors, mode)
-                search_ms[mode] = round((time.perf_counter() - t0) * 1000 / len(data.queries), 2)
-                results[mode] = evaluate(data, run_)
-            result = {"metrics": results, "search_ms_per_query": search_ms}
+            metrics, search_ms = score_modes(ranker, data.queries, data.qrels, vectors)
+            result = {"metrics": metrics, "search_ms_per_query": search_ms}
         result.update(
             data=str(a.data_dir), split=a.split, queries=len(data.queries), max_docs=a.max_docs,
-            settings={k: getattr(settings, k) for k in (
-                "model", "chunk_tokens", "chunk_overlap", "candidates", "fusion", "rrf_k",
-                "dense_weight", "bm25_weight", "char_weight", "bm25_k1", "bm25_b", "batch_size")},
+            settings={k: getattr(settings, k) for k in TUNABLE},
             index=asdict(stats), query_encode_seconds=round(query_seconds, 2),
             peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             machine=machine(), command="python " + " ".join(sys.argv))
@@ -347,6 +279,7 @@ def run(a: argparse.Namespace) -> int:
 
 
 def add_derived(result: dict) -> None:
+    """Throughput and overhead figures computed from the recorded timings."""
     i = result["index"]
     if i["embed_seconds"]:
         i["chunks_per_second"] = round(i["chunks"] / i["embed_seconds"], 1)
@@ -356,9 +289,10 @@ def add_derived(result: dict) -> None:
 
 
 def report(r: dict) -> str:
+    """The figures as Markdown, for the terminal and RESULTS.md."""
     i = r["index"]
-    lines = [f"# {Path(r['data']).name} {r['split']}: {r['queries']} queries, {i['docs']} docs, "
-             f"{i['chunks']} chunks (max {i['max_chunk_tokens']} tokens)"]
+    lines = [(f"# {Path(r['data']).name} {r['split']}: {r['queries']} queries, {i['docs']} docs, "
+              f"{i['chunks']} chunks (max {i['max_chunk_tokens']} tokens)")]
     if "metrics" in r:
         lines += ["", "| retriever | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
         for mode, m in r["metrics"].items():

@@ -1,10 +1,13 @@
-"""Whole-document ranking over a local store, as IR benchmarks score it (benchmark-only).
+"""Whole-document ranking over a local store, scored as IR benchmarks score it (benchmark-only).
 
-The product ranks passages (:mod:`rag.retrieval`); BEIR judges whole documents. Here a
-document's dense score is its best chunk (MaxP, Dai & Callan 2019: a long document split
-into chunks is never truncated), and its BM25 scores (words, character n-grams) come from
-BM25 over the whole document text rebuilt from the store's sentence table, so overlapping
-chunks do not count a term twice. The three rankings are fused as the product fuses them.
+The product ranks passages (:mod:`rag.retrieval`); BEIR judges whole documents.
+:class:`DocumentRanker` ranks those: a document's dense score is its best chunk (MaxP, Dai &
+Callan 2019: a long document split into chunks is never truncated), its BM25 scores (words,
+character n-grams) come from BM25 over the whole document text rebuilt from the store's
+sentence table, so overlapping chunks do not count a term twice, and the three rankings are
+fused as the product fuses passages. :func:`run_queries` and :func:`evaluate` score a query
+set with ranx, :func:`score_modes` each ranking alone and fused, :func:`sweep` a grid of the
+ranker's settings (tuning).
 
 Documents and chunks are numbered by their row in the store's tables and ties are broken
 by those numbers, so the figures do not depend on dict order.
@@ -13,6 +16,8 @@ by those numbers, so the figures do not depend on dict order.
 from __future__ import annotations
 
 import math
+import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +32,8 @@ if TYPE_CHECKING:
     from rag.store.local import LocalStore
 
 MODES = ("fused", "dense", "bm25", "chars")
+METRICS = ["ndcg@10", "recall@100", "mrr@10"]
+DEPTH = 100  # documents kept per query: enough for Recall@100
 
 Ranking = list[tuple[int, float]]  # (chunk or document number, score), best first
 
@@ -185,3 +192,76 @@ class DocumentRanker:
 
 
 FUSIONS = fusion.FUSIONS
+
+
+def run_queries(ranker: DocumentRanker, queries: dict[str, str], vectors, mode: str,
+                depth: int = DEPTH) -> dict[str, dict[str, float]]:
+    """A ranx run: query id -> {doc id: score}, the top ``depth`` documents of ``mode``.
+
+    As in BEIR's own evaluation, a document whose id is the query's is not counted (it
+    matters for sets like ArguAna whose queries are also in the corpus).
+    """
+    run: dict[str, dict[str, float]] = {}
+    for (q, text), vec in zip(queries.items(), vectors):
+        hits = [h for h in ranker.search(text, vec, depth + 1, mode=mode) if h.doc_id != q]
+        # ranx needs a score per listed doc; keep the rank order even where scores tie.
+        run[q] = {h.doc_id: float(len(hits) - n) for n, h in enumerate(hits[:depth])}
+        if not run[q]:
+            run[q] = {"__none__": 0.0}  # ranx wants every query present; scores as a miss
+    return run
+
+
+def evaluate(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``METRICS`` of ``run`` against the relevance judgements, rounded to 4 places (ranx)."""
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
+    scores = ranx_evaluate(Qrels(qrels), Run(run), METRICS, make_comparable=True)
+    return {m: round(float(scores[m]), 4) for m in METRICS}
+
+
+def score_modes(ranker: DocumentRanker, queries: dict[str, str], qrels: dict[str, dict[str, int]], vectors,
+                modes: tuple[str, ...] = ("dense", "bm25", "chars", "fused")) -> tuple[dict, dict]:
+    """``METRICS`` of each mode, and its search time in milliseconds per query."""
+    metrics, search_ms = {}, {}
+    for mode in modes:
+        t0 = time.perf_counter()
+        run = run_queries(ranker, queries, vectors, mode)
+        search_ms[mode] = round((time.perf_counter() - t0) * 1000 / len(queries), 2)
+        metrics[mode] = evaluate(qrels, run)
+    return metrics, search_ms
+
+
+def sweep(store: LocalStore, queries: dict[str, str], qrels: dict[str, dict[str, int]], vectors,
+          base: Settings) -> list[dict]:
+    """Fusion and BM25 settings over a grid, each through the document ranker (tuning only)."""
+    rows = []
+
+    def score(modes, **changes):
+        s = base.replace(**changes)
+        r = DocumentRanker.from_settings(store, s)
+        for mode in modes:
+            t0 = time.perf_counter()
+            m = evaluate(qrels, run_queries(r, queries, vectors, mode))
+            rows.append(dict(mode=mode, **changes, **m, seconds=round(time.perf_counter() - t0, 1)))
+            _log_row(rows[-1])
+
+    score(["dense"])
+    for k1 in (0.9, 1.2, 1.5):
+        for b in (0.4, 0.75, 1.0):
+            score(["bm25"], bm25_k1=k1, bm25_b=b)
+    # Dense and word BM25 alone, as these rows were first recorded (before the n-grams).
+    for k, wd in ((60, 1.0), (20, 1.0), (60, 1.5)):
+        score(["fused"], fusion="rrf", rrf_k=k, dense_weight=wd, bm25_weight=1.0, char_weight=0.0)
+    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
+        score(["fused"], fusion="minmax", dense_weight=alpha, bm25_weight=round(1 - alpha, 2), char_weight=0.0)
+    for c in (50, 200, 500):
+        score(["fused"], fusion="minmax", candidates=c, char_weight=0.0)
+    score(["chars"])
+    for w in (0.0, 0.25, 0.5, 1.0):
+        score(["fused"], fusion="minmax", char_weight=w)
+    return rows
+
+
+def _log_row(row: dict) -> None:
+    print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), file=sys.stderr, flush=True)

@@ -5,7 +5,7 @@ real ``rag`` command started afresh each time (median of --runs after one warm-u
 its CPU time and peak memory taken from the kernel (``wait4``). Variants are run in turn
 within each round, so a busy machine slows them alike:
 
-- ``fast``: the default: queries encoded by the ONNX export of the model (rag.query_encoder);
+- ``fast``: the default: queries encoded by the ONNX export of the model (rag.embeddings.onnx_query);
 - ``full``: the same code with ``RAG_FAST_QUERY=0`` (sentence-transformers encodes queries);
 - ``before``: optionally, an older source tree (``--before DIR``, e.g. from ``git archive``);
 - ``NAME``: optionally, the fast path with other packages first on the path (``--variant NAME=DIR``).
@@ -14,6 +14,7 @@ Warm latency is ``Assistant.ask`` per question in one long-lived process, over t
 questions, after one untimed pass (p50/p95), for ``fast`` and ``full``.
 
     python benchmarks/latency.py --runs 7 --out benchmarks/latency.json
+    python benchmarks/latency.py --smoke --no-warm   # does it still run? (no figures to keep)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 QUESTION = "What has replaced clinical commissioning groups?"
+SMOKE_QUESTIONS = 3
 RAG_BIN = shutil.which("rag", path=str(Path(sys.executable).parent)) or shutil.which("rag")
 
 
@@ -85,14 +87,15 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q * 100))
 
 
-def warm_worker(fast: bool, index_dir: str, cache_dir: str) -> None:
-    """In a process of its own: per-question latency of ``Assistant.ask`` once warm."""
+def warm_worker(fast: bool, index_dir: str, cache_dir: str, limit: int | None = None) -> None:
+    """In a process of its own: per-question latency of ``Assistant.ask`` once warm (of the
+    first ``limit`` questions, when given)."""
     from rag.assistant import Assistant
+    from rag.evaluation import load_questions
     from rag.settings import Settings
 
-    from rag.evaluation import load_questions
-
     questions = [q.question for q in load_questions(QUESTIONS)] if QUESTIONS.exists() else [QUESTION]
+    questions = questions[:limit] if limit else questions
     assistant = Assistant(Settings.load(corpus=SEEDS, index_dir=Path(index_dir), cache_dir=Path(cache_dir),
                                         fast_query=fast))
     for q in questions:  # warm-up pass: model, index, BM25 and templates loaded
@@ -123,6 +126,7 @@ def machine() -> dict:
 
 
 def main() -> None:
+    """The command line (and, hidden, the warm worker it starts)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="timed cold runs per variant (after one warm-up)")
     parser.add_argument("--question", default=QUESTION)
@@ -130,85 +134,41 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=DIR",
                         help="also time the fast path with DIR first on PYTHONPATH (e.g. other library versions)")
     parser.add_argument("--no-warm", action="store_true", help="skip the warm per-question figures")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"check the script works: one cold run, {SMOKE_QUESTIONS} warm questions (no figures)")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     parser.add_argument("--warm-worker", choices=["fast", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--index-dir", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.warm_worker:
-        warm_worker(args.warm_worker == "fast", args.index_dir, args.cache_dir)
+        warm_worker(args.warm_worker == "fast", args.index_dir, args.cache_dir, args.limit)
         return
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
-    assert RAG_BIN, "the rag console script is not installed (pip install -e .)"
+    if args.smoke:
+        args.runs = 1
+    elif args.runs < 5:
+        parser.error("--runs must be at least 5 (or use --smoke)")
+    if not RAG_BIN:
+        raise SystemExit("error: the rag console script is not installed (pip install -e .)")
 
     work = Path(tempfile.mkdtemp(prefix="rag-latency-"))
     index_dir, cache_dir = work / "index", work / "cache"
-    report: dict = {"question": args.question, "machine_before": machine(), "commands": {}}
+    report: dict = {"question": args.question, "machine_before": machine(), "commands": {}, "smoke": args.smoke}
     try:
-        # 1. Index build, in a new process: first with an empty encoder cache (the export
-        #    to ONNX happens once per model), then a full rebuild with the cache in place.
         env = base_env(index_dir, cache_dir)
-        cmd = [RAG_BIN, "index", "--rebuild"]
-        first = run_process(cmd, env)
-        again = run_process(cmd, env)
-        meta = next((cache_dir / "query-encoders").glob("*/meta.json"), None)
-        report["index"] = {
-            "first_build_with_export": {k: v for k, v in first.items() if k not in ("stdout", "stderr")},
-            "rebuild": {k: v for k, v in again.items() if k not in ("stdout", "stderr")},
-            "export_seconds": json.loads(meta.read_text())["export_seconds"] if meta else None,
-            "encoder_bytes": sum(p.stat().st_size for p in meta.parent.iterdir()) if meta else None,
-        }
+        report["index"] = time_index(env, cache_dir)
         report["commands"]["index"] = "RAG_CORPUS=seeds RAG_INDEX_DIR=<tmp> RAG_CACHE_DIR=<tmp> rag index --rebuild"
-
-        # 2. Cold one-off asks, variants interleaved per round.
-        variants: dict[str, tuple[list[str], dict[str, str]]] = {
-            "fast": ([RAG_BIN, "ask", args.question], env),
-            "full": ([RAG_BIN, "ask", args.question], dict(env, RAG_FAST_QUERY="0")),
-        }
-        if args.before:
-            before_index = work / "index-before"
-            before_env = dict(base_env(before_index, cache_dir), PYTHONPATH=str(args.before.resolve()))
-            run_process([RAG_BIN, "index"], before_env)
-            variants["before"] = ([RAG_BIN, "ask", args.question], before_env)
-        for spec in args.variant:
-            name, _, where = spec.partition("=")
-            variants[name] = ([RAG_BIN, "ask", args.question], dict(env, PYTHONPATH=str(Path(where).resolve())))
+        variants = cold_variants(args, env, work, cache_dir)
         report["commands"]["cold"] = {"fast": f"rag ask {args.question!r}",
                                       "full": f"RAG_FAST_QUERY=0 rag ask {args.question!r}",
                                       "before": f"PYTHONPATH=<before tree> rag ask {args.question!r}"}
-        runs: dict[str, list[dict]] = {name: [] for name in variants}
-        answers: dict[str, set[str]] = {name: set() for name in variants}
-        for round_ in range(args.runs + 1):
-            for name, (cmd, venv) in variants.items():
-                result = run_process(cmd, venv)
-                answers[name].add(result["stdout"])
-                if round_ > 0:  # round 0 warms the page cache
-                    runs[name].append(result)
-                print(f"round {round_} {name:6s} {result['wall_s']:.2f}s wall {result['cpu_s']:.2f}s cpu "
-                      f"{result['peak_rss_mb']:.0f} MB", file=sys.stderr)
-        report["cold"] = {name: dict(summary(r), walls_s=[round(x["wall_s"], 3) for x in r])
-                          for name, r in runs.items()}
-        # Instructions do not depend on how busy the machine is, unlike seconds.
-        if shutil.which("perf"):
-            for name, (cmd, venv) in variants.items():
-                counts = [instructions(cmd, venv) for _ in range(3)]
-                if all(counts):
-                    report["cold"][name]["instructions_median"] = statistics.median(counts)
-        distinct = {out for name in ("fast", "full") for out in answers[name]}
-        report["cold_same_output_fast_and_full"] = len(distinct) == 1
-
-        # 3. Warm per-question latency, each variant in a process of its own.
+        time_cold(report, variants, args.runs, count_instructions=not args.smoke)
         if not args.no_warm:
-            report["warm"] = {}
-            for name in ("fast", "full"):
-                proc = subprocess.run([sys.executable, __file__, "--warm-worker", name, "--index-dir", str(index_dir),
-                                       "--cache-dir", str(cache_dir)], capture_output=True, text=True,
-                                      env=base_env(index_dir, cache_dir), cwd=ROOT)
-                if proc.returncode != 0:
-                    raise SystemExit(f"warm worker {name} failed:\n{proc.stderr[-2000:]}")
-                report["warm"][name] = json.loads(proc.stdout.strip().splitlines()[-1])
-            report["commands"]["warm"] = "Assistant.ask per question of eval/questions.jsonl, one process, after one untimed pass"
+            report["warm"] = {name: time_warm(name, index_dir, cache_dir, SMOKE_QUESTIONS if args.smoke else None)
+                              for name in ("fast", "full")}
+            report["commands"]["warm"] = ("Assistant.ask per question of eval/questions.jsonl, one process, "
+                                          "after one untimed pass")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["machine_after"] = machine()
@@ -217,7 +177,75 @@ def main() -> None:
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
+def time_index(env: dict[str, str], cache_dir: Path) -> dict:
+    """Index build, in a new process: first with an empty encoder cache (the export to ONNX
+    happens once per model), then a full rebuild with the cache in place."""
+    cmd = [RAG_BIN, "index", "--rebuild"]
+    first = run_process(cmd, env)
+    again = run_process(cmd, env)
+    meta = next((cache_dir / "query-encoders").glob("*/meta.json"), None)
+    return {
+        "first_build_with_export": {k: v for k, v in first.items() if k not in ("stdout", "stderr")},
+        "rebuild": {k: v for k, v in again.items() if k not in ("stdout", "stderr")},
+        "export_seconds": json.loads(meta.read_text())["export_seconds"] if meta else None,
+        "encoder_bytes": sum(p.stat().st_size for p in meta.parent.iterdir()) if meta else None,
+    }
+
+
+def cold_variants(args: argparse.Namespace, env: dict[str, str], work: Path,
+                  cache_dir: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Name -> (command, environment) of each cold ``rag ask`` variant."""
+    ask = [RAG_BIN, "ask", args.question]
+    variants = {"fast": (ask, env), "full": (ask, dict(env, RAG_FAST_QUERY="0"))}
+    if args.before:
+        before_env = dict(base_env(work / "index-before", cache_dir), PYTHONPATH=str(args.before.resolve()))
+        run_process([RAG_BIN, "index"], before_env)
+        variants["before"] = (ask, before_env)
+    for spec in args.variant:
+        name, _, where = spec.partition("=")
+        variants[name] = (ask, dict(env, PYTHONPATH=str(Path(where).resolve())))
+    return variants
+
+
+def time_cold(report: dict, variants: dict[str, tuple[list[str], dict[str, str]]], runs: int,
+              count_instructions: bool = True) -> None:
+    """Cold one-off asks, variants interleaved per round (round 0 warms the page cache)."""
+    timed: dict[str, list[dict]] = {name: [] for name in variants}
+    answers: dict[str, set[str]] = {name: set() for name in variants}
+    for round_ in range(runs + 1):
+        for name, (cmd, venv) in variants.items():
+            result = run_process(cmd, venv)
+            answers[name].add(result["stdout"])
+            if round_ > 0:
+                timed[name].append(result)
+            print(f"round {round_} {name:6s} {result['wall_s']:.2f}s wall {result['cpu_s']:.2f}s cpu "
+                  f"{result['peak_rss_mb']:.0f} MB", file=sys.stderr)
+    report["cold"] = {name: dict(summary(r), walls_s=[round(x["wall_s"], 3) for x in r])
+                      for name, r in timed.items()}
+    # Instructions do not depend on how busy the machine is, unlike seconds.
+    if count_instructions and shutil.which("perf"):
+        for name, (cmd, venv) in variants.items():
+            counts = [instructions(cmd, venv) for _ in range(3)]
+            if all(counts):
+                report["cold"][name]["instructions_median"] = statistics.median(counts)
+    distinct = {out for name in ("fast", "full") for out in answers[name]}
+    report["cold_same_output_fast_and_full"] = len(distinct) == 1
+
+
+def time_warm(name: str, index_dir: Path, cache_dir: Path, limit: int | None) -> dict:
+    """Warm per-question latency of one variant, in a process of its own."""
+    cmd = [sys.executable, __file__, "--warm-worker", name, "--index-dir", str(index_dir), "--cache-dir",
+           str(cache_dir)] + (["--limit", str(limit)] if limit else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=base_env(index_dir, cache_dir), cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"warm worker {name} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def print_markdown(r: dict) -> None:
+    """The figures as Markdown tables, for the terminal and RESULTS.md."""
+    if r.get("smoke"):
+        print("Smoke run (--smoke): one cold run per variant, a few warm questions; not figures to keep.\n")
     m = r["machine_before"]
     print(f"Machine: {m['cpus']} cores ({m['cpu']}), Python {m['python']}; load average "
           f"{m['load_average'][0]:.1f} before, {r['machine_after']['load_average'][0]:.1f} after.\n")

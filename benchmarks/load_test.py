@@ -13,7 +13,8 @@ limit per level:
 The clients run in this process (asyncio + httpx), on the same cores as the server, so
 figures are pessimistic, more so at high concurrency. Usage:
 
-    python benchmarks/load_test.py --workers 1 2 --concurrency 1 8 32 --out /tmp/server-results.md  # then paste into benchmarks/RESULTS.md
+    python benchmarks/load_test.py --workers 1 2 --concurrency 1 8 32 --out /tmp/server-results.md
+    (then paste into benchmarks/RESULTS.md)
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class Level:
                 "p50_ms": ms(self.latencies, 50), "p99_ms": ms(self.latencies, 99),
                 "answer_p50_ms": ms(self.answering, 50),
                 "ttft_p50_ms": ms(self.first_token, 50), "ttft_p99_ms": ms(self.first_token, 99),
-                "healthz_p50_ms": ms(self.health, 50), "healthz_max_ms": max(self.health) * 1000 if self.health else float("nan")}
+                "healthz_p50_ms": ms(self.health, 50),
+                "healthz_max_ms": max(self.health) * 1000 if self.health else float("nan")}
 
 
 def free_port() -> int:
@@ -223,11 +225,12 @@ def machine() -> str:
 def table(rows: list[dict]) -> str:
     lines = ["| endpoint | workers | concurrency | requests | errors | req/s | p50 ms | p99 ms | in ask() p50 ms | "
              "TTFT p50 ms | TTFT p99 ms | /healthz p50 ms | /healthz max ms | server cores busy | server CPU ms/req |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- " + "| ---: " * 14 + "|"]
     f = lambda x: "-" if x != x else f"{x:.1f}"  # noqa: E731  (nan -> "-")
     for r in rows:
         lines.append(f"| `{r['endpoint']}` | {r['workers']} | {r['concurrency']} | {r['requests']} | {r['errors']} | "
-                     f"{r['rps']:.1f} | {f(r['p50_ms'])} | {f(r['p99_ms'])} | {f(r['answer_p50_ms'])} | {f(r['ttft_p50_ms'])} | "
+                     f"{r['rps']:.1f} | {f(r['p50_ms'])} | {f(r['p99_ms'])} | {f(r['answer_p50_ms'])} | "
+                     f"{f(r['ttft_p50_ms'])} | "
                      f"{f(r['ttft_p99_ms'])} | {f(r['healthz_p50_ms'])} | {f(r['healthz_max_ms'])} | "
                      f"{r['server_cores']:.2f} | {r['server_cpu_ms_per_request']:.1f} |")
     return "\n".join(lines)

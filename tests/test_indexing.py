@@ -266,3 +266,16 @@ def test_a_no_op_build_writes_no_new_generation(seed_workspace, embedder, counti
     assert report.generation == before == current_generation(seed_workspace.index_dir)
     assert sorted(p.name for p in seed_workspace.index_dir.glob("gen-*")) == gens and counting == []
     assert report.chunks > 0 and report.reused and not report.embedded
+
+
+def test_a_file_name_that_is_not_utf8_does_not_break_the_index(tmp_path, embedder, caplog):
+    """It crashed `rag index` after all the embedding, and then every `rag ask`; now it is skipped."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The Tamar Bridge opened to traffic in 1961.\n", encoding="utf-8")
+    (corpus / os.fsdecode(b"caf\xe9.txt")).write_text("Latin-1 named notes about the ferry.\n", encoding="utf-8")
+    settings = Settings.load(corpus=corpus, index_dir=tmp_path / "index")
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        report = indexing.build(settings, embedder)
+    assert report.embedded == ["corpus/good.txt"] and "not valid UTF-8" in caplog.text
+    assert [c.source for c in generations.load(settings.index_dir).chunks] == ["corpus/good.txt"]
