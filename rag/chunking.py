@@ -117,7 +117,8 @@ def chunk_sentences(doc: Document, sentences: list[Sentence], size: int, overlap
         chunks.append(Chunk(doc_id=doc.doc_id, source=doc.source, start=first.start, end=last.end,
                             start_line=first.start_line, end_line=last.end_line,
                             text=doc.text[first.start:last.end], tokens=total,
-                            first_sentence=offset + i, last_sentence=offset + j))
+                            first_sentence=offset + i, last_sentence=offset + j, page=doc.page,
+                            section=doc.section))
         if j >= n:
             break
         k, back = j, 0
@@ -131,7 +132,8 @@ def chunk_sentences(doc: Document, sentences: list[Sentence], size: int, overlap
 def _sentence(doc: Document, a: int, b: int, tokens: int) -> Sentence:
     start_line, end_line = doc.lines_of(a, b)
     return Sentence(doc_id=doc.doc_id, source=doc.source, start=a, end=b, start_line=start_line,
-                    end_line=end_line, text=collapse(doc.text[a:b]), tokens=tokens)
+                    end_line=end_line, text=collapse(doc.text[a:b]), tokens=tokens, page=doc.page,
+                    section=doc.section)
 
 
 def _cut(text: str, counter: TokenCounter, max_tokens: int) -> list[tuple[int, int]]:

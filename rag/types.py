@@ -33,6 +33,10 @@ class Document:
     text: str
     line_numbers: tuple[int, ...]
     title: str = ""
+    #: The page of a paged format (PDF), 1-based; its line numbers then count within the page.
+    page: int | None = None
+    #: The heading the text sits under, where the format has headings (Word).
+    section: str = ""
 
     def lines_of(self, start: int, end: int) -> tuple[int, int]:
         """Original first and last line of the character range ``[start, end)``.
@@ -66,6 +70,8 @@ class Sentence:
     end_line: int
     text: str  # the document's characters, whitespace collapsed
     tokens: int
+    page: int | None = None  # the document's page and section (see Document)
+    section: str = ""
 
     @property
     def id(self) -> str:
@@ -94,6 +100,8 @@ class Chunk:
     #: (how the local store finds them; other stores may number them their own way).
     first_sentence: int
     last_sentence: int
+    page: int | None = None
+    section: str = ""
 
     @property
     def id(self) -> str:
@@ -125,8 +133,8 @@ class Hit:
     def to_dict(self) -> dict:
         """The JSON shape of one passage in ``rag search --json`` and ``GET /api/search``."""
         c = self.chunk
-        return {"rank": self.rank, "id": c.id, "source": c.source, "start_line": c.start_line,
-                "end_line": c.end_line, "score": round(self.score, 6),
+        return {"rank": self.rank, "id": c.id, "source": c.source, "page": c.page, "start_line": c.start_line,
+                "end_line": c.end_line, "section": c.section or None, "score": round(self.score, 6),
                 "evidence": _round(self.evidence, 4), "dense": _round(self.dense, 4),
                 "bm25": _round(self.bm25, 4), "chars": _round(self.chars, 4), "text": c.text}
 
@@ -145,6 +153,9 @@ class Citation:
     end_line: int
     quote: str
     score: float
+    #: The page (PDF) the lines count within, or None; the heading they sit under (Word), or None.
+    page: int | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,8 +73,7 @@ class ExtractiveAnswerer:
         chosen = self._choose(scored, query.text)
         if query.text != query.question and not self._covers_own_words(query.question, chosen):
             return self._abstain(query.question, scored, support)
-        citations = tuple(Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line,
-                                   quote=s.text, score=round(e, 4)) for n, (s, e) in enumerate(chosen, 1))
+        citations = tuple(_citation(n, s, e) for n, (s, e) in enumerate(chosen, 1))
         sentences = tuple(AnswerSentence(text=c.quote, citations=(c.id,)) for c in citations)
         return Answer(question=query.question, abstained=False, sentences=sentences, citations=citations,
                       support=support)
@@ -203,9 +202,7 @@ class ExtractiveAnswerer:
                 nearest.append(s)
             if len(nearest) == 3:
                 break
-        citations = tuple(Citation(id=n, source=s.sentence.source, start_line=s.sentence.start_line,
-                                   end_line=s.sentence.end_line, quote=s.sentence.text,
-                                   score=round(s.evidence, 4)) for n, s in enumerate(nearest, 1))
+        citations = tuple(_citation(n, s.sentence, s.evidence) for n, s in enumerate(nearest, 1))
         return Answer(question=question, abstained=True, sentences=(), citations=citations, support=support)
 
     # -- what the store knows -------------------------------------------------------------
@@ -251,6 +248,11 @@ class ExtractiveAnswerer:
             with self._lock:
                 value = self._tables.setdefault(key, compute())
         return value
+
+
+def _citation(n: int, s: Sentence, evidence: float) -> Citation:
+    return Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line, quote=s.text,
+                    score=round(evidence, 4), page=s.page, section=s.section or None)
 
 
 def _lowercase_words(texts: list[str]) -> list[list[str]]:

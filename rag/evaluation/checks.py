@@ -53,26 +53,34 @@ class QuoteChecker:
         #: Citation sources are relative to this folder (the corpus folder's parent).
         self.root = root
         self._lines: dict[str, list[str] | None] = {}
-        self._visible: dict[str, list[tuple[int, str]]] = {}
+        self._visible: dict[str, list[tuple[int | None, int, str]]] = {}
 
     def problem(self, citation: dict) -> str | None:
-        """None when the quote is verbatim in the cited lines, else what is wrong."""
-        source = str(citation.get("source", ""))
-        lines = self._file_lines(source)
-        if lines is None:
-            return "file not found"
+        """None when the quote is verbatim in the cited lines (of the cited page), else what is wrong."""
+        source, page = str(citation.get("source", "")), citation.get("page")
+        raw = None if page is not None or self._binary(source) else self._file_lines(source)
+        on_page = [(n, t) for p, n, t in self._visible_lines(source) if p == page]
+        if raw is None and not on_page:
+            return "file not found" if page is None else f"page {page} is not in the file"
         start, end = int(citation.get("start_line", 0)), int(citation.get("end_line", 0))
-        if not 1 <= start <= end <= len(lines):
-            return f"lines {start}-{end} are outside the file ({len(lines)} lines)"
+        count = len(raw) if raw is not None else max(n for n, _ in on_page)
+        if not 1 <= start <= end <= count:
+            return f"lines {start}-{end} are outside the {'file' if page is None else 'page'} ({count} lines)"
         quote = " ".join(str(citation.get("quote", "")).split())
         if not quote:
             return "empty quote"
-        if quote in " ".join(" ".join(lines[start - 1:end]).split()):
+        if raw is not None and quote in " ".join(" ".join(raw[start - 1:end]).split()):
             return None
-        visible = " ".join(t for n, t in self._visible_lines(source) if start <= n <= end)
+        visible = " ".join(t for n, t in on_page if start <= n <= end)
         if quote in " ".join(visible.split()):
             return None
         return "quote not found in the cited lines"
+
+    def _binary(self, source: str) -> bool:
+        """Formats whose bytes are not text (PDF, Word): only their loader's text counts."""
+        from rag.loaders import loader_for
+
+        return bool(getattr(loader_for(Path(source)), "binary", False))
 
     def _file_lines(self, source: str) -> list[str] | None:
         """The file's raw lines, numbered as citations number them; None when unreadable."""
@@ -85,15 +93,15 @@ class QuoteChecker:
                 self._lines[source] = None
         return self._lines[source]
 
-    def _visible_lines(self, source: str) -> list[tuple[int, str]]:
-        """``(line number, text)`` of what the file's loader keeps, no boilerplate rules applied."""
+    def _visible_lines(self, source: str) -> list[tuple[int | None, int, str]]:
+        """``(page, line number, text)`` of what the file's loader keeps, no boilerplate rules applied."""
         if source not in self._visible:
             from rag.loaders import SourceFile, load_file
 
-            pairs: list[tuple[int, str]] = []
+            pairs: list[tuple[int | None, int, str]] = []
             try:
                 for doc in load_file(SourceFile(path=self.root / source, source=source, sha256=""), rules=[]):
-                    pairs += zip(doc.line_numbers, doc.text.split("\n"))
+                    pairs += [(doc.page, n, t) for n, t in zip(doc.line_numbers, doc.text.split("\n"))]
             except (OSError, RagError):
                 pass  # the raw lines were all there is to check against
             self._visible[source] = pairs

@@ -19,7 +19,9 @@ from rag.loaders.base import (
     split_lines,
 )
 from rag.loaders.beir import BeirLoader
+from rag.loaders.docx import DocxLoader
 from rag.loaders.html import HtmlLoader
+from rag.loaders.pdf import PdfLoader
 from rag.loaders.text import TextLoader
 from rag.types import Document
 
@@ -29,7 +31,8 @@ __all__ = ["BUILTIN_BOILERPLATE", "CorpusError", "Loader", "SourceFile", "decode
            "suffixes"]
 
 #: Every loader, by the suffixes it reads.
-LOADERS: dict[str, Loader] = {suffix: loader for loader in (TextLoader(), HtmlLoader(), BeirLoader())
+LOADERS: dict[str, Loader] = {suffix: loader for loader in (TextLoader(), HtmlLoader(), BeirLoader(), PdfLoader(),
+                                                            DocxLoader())
                               for suffix in loader.suffixes}
 
 

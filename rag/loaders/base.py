@@ -40,6 +40,9 @@ class Loader(Protocol):
     """Reads one format: a file in, its documents out, each line traced to the file."""
 
     suffixes: tuple[str, ...]
+    #: True for formats whose bytes are not text (PDF, Word): quotes are checked against the
+    #: loader's text only. Optional; absent means False.
+    binary: bool
 
     def load(self, f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
         """The documents of ``f``, boilerplate lines (``rules``) dropped; [] with a warning
