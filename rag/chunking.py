@@ -18,6 +18,9 @@ from rag.types import Chunk, Document, Sentence
 
 TERMINAL = tuple('.!?:;"”’)]')
 SHORT_LINE_WORDS = 10
+#: Hard-wrapped text is wrapped at 30 to 120 characters; a line at least this share of the
+#: width was broken by the wrapping, not by the writer.
+MIN_WRAP, MAX_WRAP, FULL_LINE = 30, 120, 0.6
 SENTENCE_END = re.compile(r"[.!?]\s")
 BULLET = re.compile(r"\s*([•·▪◦*+\-–]|\d{1,2}[.)])\s+\S")
 
@@ -33,12 +36,21 @@ def collapse(text: str) -> str:
 
 def paragraphs(text: str) -> list[tuple[int, int, bool]]:
     """Character spans of paragraphs, and whether each is kept whole (an introduced list,
-    a block of short lines)."""
+    a block of short lines).
+
+    Two layouts of plain text: a paragraph a line (the seeds, most exports), where a line
+    continues the one before only when it starts in lower case after an unfinished line;
+    and hard-wrapped text (e-mails, RFCs, Project Gutenberg, PDF pages), where lines inside
+    a block continue each other whatever they start with ("... signed by" / "King Charles
+    III"), unless the line before ended a sentence well short of the wrap width.
+    """
+    lines = text.split("\n")
+    width = wrap_width(lines)
     spans: list[list] = []  # [start, end, "text" | "list" | "block"]
     prev_line = ""
     pos = 0
     blank_since = False
-    for line in text.split("\n"):
+    for line in lines:
         start, end = pos, pos + len(line)
         pos = end + 1
         stripped = line.strip()
@@ -48,19 +60,43 @@ def paragraphs(text: str) -> list[tuple[int, int, bool]]:
         lead = start + (len(line) - len(line.lstrip()))
         bullet = bool(BULLET.match(line))
         cur = spans[-1] if spans else None
+        joins = cur is not None and not blank_since
         if cur and bullet and (cur[2] == "list" or prev_line.endswith(":")):
             cur[1], cur[2] = end, "list"  # intro line plus its bullets: one unit
-        elif (cur and not blank_since and cur[2] != "list" and not bullet
-              and _short_line(prev_line) and _short_line(stripped)):
+        elif (joins and cur[2] != "list" and not bullet and _short_line(prev_line) and _short_line(stripped)
+              and not (width and len(prev_line) >= FULL_LINE * width)):
             cur[1], cur[2] = end, "block"  # short lines (a signature, an address): one unit
-        elif (cur and cur[2] == "text" and not blank_since and not prev_line.endswith(TERMINAL)
-              and stripped[0].islower()):
+        elif joins and cur[2] == "text" and not bullet and _continues(prev_line, stripped, width):
             cur[1] = end  # a hard-wrapped line continues the paragraph
         else:
             spans.append([lead, end, "text"])
         prev_line = stripped
         blank_since = False
     return [(s, e, kind != "text") for s, e, kind in spans]
+
+
+def wrap_width(lines: list[str]) -> int | None:
+    """The width a hard-wrapped text was wrapped at, or None for a paragraph a line.
+
+    Wrapped: most lines have a non-blank line after them, the longest lines (90th
+    percentile) are at most ``MAX_WRAP`` characters, and most lines inside blocks come
+    near that width (half of them at least: the rest end paragraphs or sign off).
+    """
+    lengths = [len(line.rstrip()) for line in lines if line.strip()]
+    if len(lengths) < 4:
+        return None
+    width = sorted(lengths)[int(0.9 * (len(lengths) - 1))]
+    inner = [len(a.rstrip()) for a, b in zip(lines, lines[1:]) if a.strip() and b.strip()]
+    if not MIN_WRAP <= width <= MAX_WRAP or len(inner) < 0.5 * len(lengths):
+        return None
+    return width if sum(n >= FULL_LINE * width for n in inner) >= 0.5 * len(inner) else None
+
+
+def _continues(prev: str, line: str, width: int | None) -> bool:
+    """Whether ``line`` goes on with the paragraph ``prev`` belongs to."""
+    if width is None:
+        return not prev.endswith(TERMINAL) and line[0].islower()
+    return not prev.endswith(TERMINAL) or len(prev) >= FULL_LINE * width
 
 
 def _short_line(line: str) -> bool:

@@ -195,3 +195,43 @@ def test_hard_wrapped_lines_make_one_paragraph():
 
 def test_empty_document_gives_no_chunks(embedder):
     assert chunk_sentences(plain_doc(""), [], 128, 32) == []
+
+
+WRAPPED = """The treaty that ended the long war between the two kingdoms was signed by
+King Charles III in the great hall of the palace, in front of the court and
+the ambassadors of seven nations. The county of Anjou began in
+911 as a fiefdom granted to a loyal count by the king of the West Franks.
+
+A second paragraph, wrapped at the same width as the first one, follows here
+and ends on this short line.
+Then a new paragraph begins without a blank line before it, as mail does.
+
+Regards,
+Ada Lovelace
+Analytical Engines Ltd
+"""
+
+
+def test_hard_wrapped_lines_join_whatever_they_start_with(embedder):
+    """A wrapped line starting with a capital or a digit continues its sentence; a short line
+    that ends a sentence ends its paragraph; a signature stays a block of its own."""
+    doc = plain_doc(WRAPPED)
+    texts = [collapse(WRAPPED[s:e]) for s, e, _ in paragraphs(WRAPPED)]
+    assert texts[0].startswith("The treaty") and texts[0].endswith("West Franks.")
+    assert texts[1].endswith("ends on this short line.") and texts[2].startswith("Then a new paragraph")
+    assert texts[-1] == "Regards, Ada Lovelace Analytical Engines Ltd"
+    sentences = {s.text: (s.start_line, s.end_line) for s in split_sentences(doc, embedder, 128)}
+    signed = next(t for t in sentences if "signed by King Charles III" in t)
+    assert sentences[signed] == (1, 3)
+    assert sentences["The county of Anjou began in 911 as a fiefdom granted to a loyal count by the king of the "
+                     "West Franks."] == (3, 4)
+
+
+def test_a_paragraph_a_line_is_not_taken_for_wrapped_text(seed_docs):
+    """The seeds put each paragraph on one (long) line: there a capital starts a new paragraph."""
+    from rag.chunking import wrap_width
+
+    assert all(wrap_width(d.text.split("\n")) is None for d in seed_docs)
+    lines = "Short heading\nA line that is its own paragraph.\nAnother one, also complete.\nA fourth line.\n"
+    assert [collapse(lines[s:e]) for s, e, _ in paragraphs(lines)][1:] == [
+        "A line that is its own paragraph.", "Another one, also complete.", "A fourth line."]
