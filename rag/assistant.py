@@ -245,6 +245,7 @@ class Assistant:
                 "chunk_tokens": manifest.get("chunk_tokens"), "chunk_overlap": manifest.get("chunk_overlap"),
                 "corpus": manifest.get("corpus"), "files": manifest.get("files", {}),
                 "counts": manifest.get("counts", {}), "bytes": where.get("bytes", 0),
+                "pages": manifest.get("pages", {}), "by_type": _by_type(manifest),
                 "built_at": manifest.get("built_at"), "stale": indexing.stale_reason(manifest, settings, files)}
 
     def resolve_top_k(self, top_k: int | None) -> int:
@@ -253,3 +254,16 @@ class Assistant:
         if k < 1:
             raise QuestionError(f"top-k must be at least 1, got {k}")
         return k
+
+
+def _by_type(manifest: dict) -> dict[str, dict[str, int]]:
+    """Indexed files by suffix, with their pages where the format has pages."""
+    from pathlib import PurePosixPath
+
+    out: dict[str, dict[str, int]] = {}
+    pages = manifest.get("pages", {})
+    for source in manifest.get("files", {}):
+        entry = out.setdefault(PurePosixPath(source).suffix.lower() or "(none)", {"files": 0, "pages": 0})
+        entry["files"] += 1
+        entry["pages"] += pages.get(source, 0)
+    return dict(sorted(out.items()))

@@ -122,13 +122,16 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
         fresh = [_read(f, n, len(changed), rules, embedder, max_tokens, overlap, on_file)
                  for n, f in enumerate(changed, 1)]
         _embed_into(writer, fresh, embedder, settings.sentence_vectors, progress)
+        pages = {s: n for s, n in (base.manifest.get("pages", {}) if base else {}).items() if s in report.reused}
+        pages.update({source: max(p) for source, _, sentences in fresh
+                      if (p := [s.page for s in sentences if s.page])})
 
         new_chunks = sum(len(cs) for _, cs, _ in fresh)
         if not new_chunks and not set(report.reused) & set(writer.sources()):
             raise CorpusError(f"no readable text in the articles of {settings.corpus}")
         dim = embedder.dim if new_chunks or base is None else int(base.manifest["dim"])
         manifest = dict(want, dim=dim, corpus=str(settings.corpus.resolve()),
-                        files={f.source: f.sha256 for f in files},
+                        files={f.source: f.sha256 for f in files}, pages=dict(sorted(pages.items())),
                         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
         if base is not None and _unchanged(base.manifest, manifest):
             report.generation = base.version  # nothing to write: a no-op build keeps the version it has

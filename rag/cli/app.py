@@ -195,16 +195,9 @@ def info(as_json: bool = JsonOpt, corpus: Optional[Path] = CorpusOpt, index: Opt
     if as_json:
         print(json.dumps(data, ensure_ascii=False))
         return
-    counts = data["counts"]
-    out.print(f"index      {data['index']} ({data['generation']}, {data['bytes'] / 1e6:.2f} MB)")
-    out.print(f"model      {data['model']} ({data['dim']} dimensions)")
-    out.print(f"chunking   {data['chunk_tokens']} tokens, {data['chunk_overlap']} overlap")
-    out.print(f"corpus     {data['corpus']}: {len(data['files'])} files, "
-              f"{counts.get('chunks', 0)} chunks, {counts.get('sentences', 0)} sentences")
-    out.print(f"built      {data['built_at']}")
-    out.print(f"status     {'stale: ' + data['stale'] if data['stale'] else 'up to date'}")
-    for source in data["files"]:
-        out.print(f"  {source}")
+    from rag.cli.render import print_info
+
+    print_info(out, data)
 
 
 @app.command("eval")

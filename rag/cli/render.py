@@ -64,3 +64,23 @@ def print_hits(console: "Console", hits: list["Hit"]) -> None:
         console.print(Text(textwrap.fill(scores, width, initial_indent="   ", subsequent_indent="   "), style="dim"))
         console.print(Text(textwrap.fill(text, width, initial_indent="   ", subsequent_indent="   ")))
         console.print()
+
+
+def print_info(console: "Console", data: dict) -> None:
+    """``rag info``: the index, the model, the corpus by file type, and every file."""
+    from rag.rendering import oneline
+
+    counts, pages = data["counts"], data.get("pages", {})
+    console.print(f"index      {data['index']} ({data['generation']}, {data['bytes'] / 1e6:.2f} MB)")
+    console.print(f"model      {data['model']} ({data['dim']} dimensions)")
+    console.print(f"chunking   {data['chunk_tokens']} tokens, {data['chunk_overlap']} overlap")
+    console.print(f"corpus     {data['corpus']}: {len(data['files'])} files, "
+                  f"{counts.get('chunks', 0)} chunks, {counts.get('sentences', 0)} sentences")
+    kinds = [f"{suffix} {n['files']} file{'s' if n['files'] != 1 else ''}"
+             + (f" ({n['pages']} pages)" if n["pages"] else "") for suffix, n in data.get("by_type", {}).items()]
+    console.print(f"types      {', '.join(kinds) or '-'}")
+    console.print(f"built      {data['built_at']}")
+    console.print(f"status     {'stale: ' + data['stale'] if data['stale'] else 'up to date'}")
+    for source in data["files"]:
+        more = f" ({pages[source]} pages)" if source in pages else ""
+        console.print(f"  {oneline(source)}{more}", markup=False, highlight=False)

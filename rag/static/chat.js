@@ -25,8 +25,12 @@ function el(tag, className, text) {
   return node;
 }
 
+// Where a citation points: its page (PDF), its lines (within the page), its heading (Word).
 function lines(c) {
-  return c.start_line === c.end_line ? `line ${c.start_line}` : `lines ${c.start_line}-${c.end_line}`;
+  const span = c.start_line === c.end_line ? `line ${c.start_line}` : `lines ${c.start_line}-${c.end_line}`;
+  const page = c.page ? `p. ${c.page}, ` : "";
+  const section = c.section ? `, under "${c.section}"` : "";
+  return `${page}${span}${section}`;
 }
 
 function scrollDown() { window.scrollTo(0, document.body.scrollHeight); }
