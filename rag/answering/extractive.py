@@ -260,5 +260,7 @@ def _lowercase_words(texts: list[str]) -> list[list[str]]:
 
 
 def _answer_like(s: Sentence) -> bool:
-    """Questions and fragments (a byline, a lone heading word) do not answer anything."""
-    return not s.text.rstrip().endswith("?") and len(s.text.split()) >= MIN_WORDS
+    """Questions, fragments (a byline, a lone heading word) and a Word heading itself do not
+    answer anything."""
+    return (not s.text.rstrip().endswith("?") and len(s.text.split()) >= MIN_WORDS
+            and not (s.section and s.text == " ".join(s.section.split())))
