@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag import fusion
 from rag.errors import RagError
+from rag.retrieval import Retriever
 from rag.settings import Settings
 from rag.store import bm25
 
@@ -134,15 +134,12 @@ class DocumentRanker:
                  dense_weight: float = 1.0, bm25_weight: float = 1.0, *,
                  char_weight: float = Settings.char_weight, fusion: str = Settings.fusion,
                  bm25_k1: float = Settings.bm25_k1, bm25_b: float = Settings.bm25_b) -> None:
-        if fusion not in FUSIONS:
-            raise RankingError(f"unknown fusion {fusion!r}; choose one of {', '.join(FUSIONS)}")
-        self.weights = [dense_weight, bm25_weight, char_weight]  # dense, BM25 words, BM25 character n-grams
-        if min(self.weights) < 0 or sum(self.weights) <= 0:
-            raise RankingError("fusion weights must be non-negative and not all zero")
+        # The product's retriever checks the weights and fuses: documents are fused exactly as passages.
+        self.retriever = Retriever(store, candidates, rrf_k, dense_weight, bm25_weight, char_weight=char_weight,
+                                   fusion=fusion)
+        self.weights = self.retriever.weights  # dense, BM25 words, BM25 character n-grams
         self.store = store
         self.candidates = candidates
-        self.rrf_k = rrf_k
-        self.fusion = fusion
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
 
@@ -152,11 +149,6 @@ class DocumentRanker:
         return cls(store, candidates=s.candidates, rrf_k=s.rrf_k, dense_weight=s.dense_weight,
                    bm25_weight=s.bm25_weight, char_weight=s.char_weight, fusion=s.fusion,
                    bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
-
-    def _fuse(self, rankings: list[Ranking]) -> Ranking:
-        if self.fusion == "minmax":
-            return fusion.minmax(rankings, self.weights)
-        return fusion.rrf(rankings, self.weights, self.rrf_k)
 
     def _lexical(self, query: str, depth: int, tokens: str) -> Ranking:
         model = document_bm25(self.store, tokens, self.bm25_k1, self.bm25_b)
@@ -184,14 +176,12 @@ class DocumentRanker:
         lexical = self._lexical(query, depth, "words") if fused and self.weights[1] > 0 or mode == "bm25" else []
         chars = self._lexical(query, depth, "chars") if fused and self.weights[2] > 0 or mode == "chars" else []
         alone = {"dense": dense, "bm25": lexical, "chars": chars}
-        ranked = alone[mode] if mode in alone else self._fuse([dense, lexical, chars])
+        ranked = alone[mode] if mode in alone else self.retriever.fuse([dense, lexical, chars])
         dense_scores, bm25_scores = dict(dense), dict(lexical)
         return [DocHit(doc_id=table.ids[d], score=s, dense=dense_scores.get(d), bm25=bm25_scores.get(d),
                        chunk_row=best_chunk.get(d, table.first_chunk[d]), rank=r)
                 for r, (d, s) in enumerate(ranked[:top_k], 1)]
 
-
-FUSIONS = fusion.FUSIONS
 
 
 def run_queries(ranker: DocumentRanker, queries: dict[str, str], vectors, mode: str,

@@ -18,12 +18,14 @@ SENTENCE_SEPARATOR = " "
 SECTION_SEPARATOR = "\n\n"
 
 
-def oneline(text: str) -> str:
-    """``text`` as one line: line breaks and other control characters shown as escapes, so a
-    file named "a\\n[2] b.txt" cannot fake a line of a Sources list."""
+def oneline(text: str, keep: str = "") -> str:
+    """``text`` as one line: line breaks and other control characters (but those in ``keep``)
+    shown as escapes, so a file named "a\\n[2] b.txt" cannot fake a line of a Sources list,
+    nor an article's ESC sequences recolour or retitle a terminal."""
     import unicodedata
 
-    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+    return "".join(ascii(ch)[1:-1] if ch not in keep and unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                   for ch in text)
 
 
 class Renderer:

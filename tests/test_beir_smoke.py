@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag import fusion
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCIFACT = PROJECT_ROOT.parent / "shared" / "data" / "scifact"
 BENCH = PROJECT_ROOT / "benchmarks" / "beir.py"
@@ -79,7 +81,7 @@ def test_a_document_scores_as_its_best_chunk_and_ties_go_by_number():
     ranking, best = doc_ranking.max_per_document([(2, 0.9), (1, 0.9), (0, 0.5), (3, 0.4)], of_chunk)
     assert ranking == [(1, 0.9), (0, 0.9)] and best == {1: 2, 0: 1}
     # Fused, a tie goes to the lower document number, whatever order the rankings list them in.
-    assert [d for d, _ in doc_ranking.fusion.minmax([ranking, [(1, 2.0), (0, 2.0)]], [1.0, 1.0])] == [0, 1]
+    assert [d for d, _ in fusion.minmax([ranking, [(1, 2.0), (0, 2.0)]], [1.0, 1.0])] == [0, 1]
 
 
 def test_document_ranker_over_a_local_store(small_index, embedder):

@@ -15,12 +15,10 @@ PASSAGE_CHARS = 300
 
 
 def safe(text: str) -> str:
-    """``text`` with control characters (but newlines and tabs) shown as escapes: an article
-    holding ESC sequences must not recolour, move or retitle the user's terminal."""
-    import unicodedata
+    """``text`` for the terminal: control characters shown as escapes, newlines and tabs kept."""
+    from rag.rendering import oneline
 
-    return "".join(ascii(ch)[1:-1] if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
-                   for ch in text)
+    return oneline(text, keep="\n\t")
 
 
 def print_answer(console: "Console", renderer: "Renderer", answer: "Answer") -> None:

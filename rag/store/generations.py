@@ -212,7 +212,8 @@ def reclaim(index_dir: Path) -> None:
 
 
 def prune(index_dir: Path, keep: str) -> None:
-    """Drop old generations and leftovers, keeping the newest previous one for live readers.
+    """Drop old generations, keeping the newest previous one for live readers (what a killed
+    build leaves is :func:`reclaim`'s, at the next build).
 
     Best effort: the new generation is already current, so a failure here is not an error.
     """
@@ -221,9 +222,5 @@ def prune(index_dir: Path, keep: str) -> None:
                       key=lambda p: p.stat().st_mtime)
         for p in gens[:-1]:
             shutil.rmtree(p, ignore_errors=True)
-        # What a killed build leaves behind: a half-written folder, a pointer never renamed.
-        for p in [*index_dir.glob(".tmp-gen-*"), *index_dir.glob(f".{POINTER}.*")]:
-            if time.time() - p.stat().st_mtime > 3600:
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
     except OSError:
         pass
