@@ -97,6 +97,10 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
     (a large file takes a while before anything is embedded)."""
     t0 = time.perf_counter()
     backend = backend or backend_for(settings)
+    if getattr(backend, "shared", False):  # many processes share the work (rag.indexing_shared)
+        from rag import indexing_shared
+
+        return indexing_shared.build(settings, embedder, backend, rebuild, progress, on_file)
     with backend.lock():
         files = corpus_files(settings)
         if not files:
@@ -105,11 +109,7 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
         base = None if rebuild else _previous(backend, want)
         old_files = base.manifest.get("files", {}) if base else {}
         rules = load_rules(settings.boilerplate_file)
-        max_tokens = min(settings.chunk_tokens, embedder.max_seq_length - 2)
-        if max_tokens < settings.chunk_tokens:
-            log.warning("chunk size %d is over the model's limit; using %d tokens",
-                        settings.chunk_tokens, max_tokens)
-        overlap = min(settings.chunk_overlap, max_tokens // 2)
+        max_tokens, overlap = chunk_sizes(settings, embedder)
 
         report = IndexReport(generation="", files=len(files))
         writer = backend.writer(base)
@@ -119,9 +119,9 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
         changed = [f for f in files if old_files.get(f.source) != f.sha256]
         report.reused = [f.source for f in files if old_files.get(f.source) == f.sha256]
         report.embedded = [f.source for f in changed]
-        fresh = [_read(f, n, len(changed), rules, embedder, max_tokens, overlap, on_file)
+        fresh = [read_file(f, n, len(changed), rules, embedder, max_tokens, overlap, on_file)
                  for n, f in enumerate(changed, 1)]
-        _embed_into(writer, fresh, embedder, settings.sentence_vectors, progress)
+        embed_into(writer, fresh, embedder, settings.sentence_vectors, progress)
         pages = {s: n for s, n in (base.manifest.get("pages", {}) if base else {}).items() if s in report.reused}
         pages.update({source: max(p) for source, _, sentences in fresh
                       if (p := [s.page for s in sentences if s.page])})
@@ -144,8 +144,16 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
     return report
 
 
-def _read(f: SourceFile, n: int, total: int, rules, embedder: Embedder, max_tokens: int, overlap: int,
-          on_file: Callable[[int, int, str], None] | None) -> tuple[str, list, list]:
+def chunk_sizes(settings: Settings, embedder: Embedder) -> tuple[int, int]:
+    """Chunk size and overlap in tokens, within the model's limit."""
+    max_tokens = min(settings.chunk_tokens, embedder.max_seq_length - 2)
+    if max_tokens < settings.chunk_tokens:
+        log.warning("chunk size %d is over the model's limit; using %d tokens", settings.chunk_tokens, max_tokens)
+    return max_tokens, min(settings.chunk_overlap, max_tokens // 2)
+
+
+def read_file(f: SourceFile, n: int, total: int, rules, embedder: Embedder, max_tokens: int, overlap: int,
+              on_file: Callable[[int, int, str], None] | None) -> tuple[str, list, list]:
     """One file's chunks and sentences (its sentence ranges count from 0)."""
     log.info("reading %d/%d: %s", n, total, f.source)
     if on_file is not None:
@@ -162,7 +170,7 @@ def _unchanged(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(old.get(k) == v for k, v in new.items() if k != "built_at")
 
 
-def _embed_into(writer, fresh: list, embedder: Embedder, with_sentences: bool, progress: bool) -> None:
+def embed_into(writer, fresh: list, embedder: Embedder, with_sentences: bool, progress: bool) -> None:
     """Embed the new files' chunks (and sentences) in one batch each and hand them to ``writer``."""
     texts = [c.text for _, cs, _ in fresh for c in cs]
     if texts:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from pg_server import postgres_server, postgres_url  # noqa: F401  (a real PostgreSQL: tests/pg_server.py)
 
 from rag.chunking import collapse  # noqa: F401  (tests import it from here)
 from rag.loaders import split_lines

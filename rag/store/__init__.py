@@ -2,6 +2,7 @@
 
 ``RAG_STORE`` unset (or ``local``): the FAISS and bm25s files in ``RAG_INDEX_DIR``.
 ``memory``: in memory, for tests.
+``postgresql://user@host/db``: a shared PostgreSQL store with pgvector.
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ def _memory(settings: "Settings") -> Backend:
     return MemoryBackend(settings.bm25_k1, settings.bm25_b)
 
 
+def _postgres(settings: "Settings") -> Backend:
+    from rag.store.postgres import PostgresBackend
+
+    return PostgresBackend(settings.store, settings.bm25_k1, settings.bm25_b)
+
+
 #: Scheme -> factory of a backend from the settings.
-BACKENDS: dict[str, Callable[["Settings"], Backend]] = {"local": _local, "memory": _memory}
+BACKENDS: dict[str, Callable[["Settings"], Backend]] = {"local": _local, "memory": _memory, "postgresql": _postgres}
 
 
 def backend_for(settings: "Settings") -> Backend:

@@ -48,7 +48,8 @@ def commit(backend, files: dict, base=None, delete=()):
 def backend(request, tmp_path):
     from rag.settings import Settings
 
-    return backend_for(Settings.load(store=request.param, index_dir=tmp_path / "index"))
+    store = request.getfixturevalue("postgres_url") if request.param == "postgresql" else request.param
+    return backend_for(Settings.load(store=store, index_dir=tmp_path / "index"))
 
 
 def test_an_empty_store_is_missing(backend):
