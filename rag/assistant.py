@@ -145,6 +145,8 @@ class Assistant:
         return True
 
     def _open(self) -> Store:
+        if getattr(self.backend, "shared", False):
+            return self._open_shared()
         settings = self.settings
         files = corpus_files(settings)
         store = None
@@ -163,8 +165,25 @@ class Assistant:
             store = self.backend.open()
         return store
 
+    def _open_shared(self) -> Store:
+        """A shared store as it is: ``rag index`` (any worker's) keeps it up to date, not its readers,
+        which may be read-only and on machines without the corpus. Built here only when empty."""
+        try:
+            manifest = self.backend.manifest()
+        except StoreMissing:
+            log.warning("building the index in %s because there is none yet", self._where())
+            indexing.build(self.settings, self.embedder, backend=self.backend)
+            manifest = self.backend.manifest()
+        self.settings = indexing.adopt(manifest, self.settings)
+        if manifest.get("model") != self.embedder.model_id:
+            raise StoreProblem(f"the store at {self._where()} was built with another model ({manifest.get('model')}); "
+                               "ask with that model, or index it again with --rebuild")
+        return self.backend.open()
+
     def _where(self) -> str:
-        return str(self.settings.index_dir) if self.settings.store == "local" else self.settings.store.split(":")[0]
+        if self.settings.store == "local":
+            return str(self.settings.index_dir)
+        return str(getattr(self.backend, "where", None) or self.settings.store.split(":")[0])
 
     def _make_state(self, store: Store) -> State:
         return State(store=store, retriever=Retriever.from_settings(store, self.settings),

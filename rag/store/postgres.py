@@ -57,9 +57,9 @@ class PostgresStore:
         with self.db.connection() as conn:
             if k <= self.db.ef_search:
                 rows = conn.execute(sql, params).fetchall()
-            else:  # HNSW returns at most ef_search rows
+            else:  # HNSW returns ef_search rows (1,000 at most), then more by iterative scan (pgvector 0.8)
                 with conn.transaction():
-                    conn.execute(f"SET LOCAL hnsw.ef_search = {int(k)}")
+                    conn.execute(f"SET LOCAL hnsw.ef_search = {min(int(k), 1000)}")
                     rows = conn.execute(sql, params).fetchall()
         return [(i, float(s)) for i, s in rows]
 
@@ -148,6 +148,11 @@ class PostgresBackend:
         self.k1, self.b = k1, b
         self._counts: dict[str, tuple[int, int, dict[str, int]]] = {}  # name -> (version, chunks, counts)
         self._counts_lock = threading.Lock()
+
+    @property
+    def where(self) -> str:
+        """The URL without its password."""
+        return self.db.where
 
     def describe(self) -> dict[str, Any]:
         with self.db.connection() as conn:

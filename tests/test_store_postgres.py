@@ -1,0 +1,301 @@
+"""The PostgreSQL store against a real server (tests/pg_server.py): shared indexing from several
+workers, a worker killed mid-file, reading while indexing runs, the database restarted under a
+live server, and the operational promises (one-line errors, no password anywhere, roles).
+
+The store contract battery runs on it too (tests/contract/test_store_contract.py). All of it
+runs on the fake embedder, so a test takes about a second.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import FakeEmbedder
+from pg_server import PASSWORD
+
+from rag import indexing
+from rag.assistant import Assistant
+from rag.settings import Settings
+from rag.store import StoreProblem, StoreUnwritable, backend_for
+from rag.store.postgres import PostgresBackend
+from rag.store.postgres_db import StoreUnavailable, redact
+
+TESTS = Path(__file__).resolve().parent
+WORDS = ("river salmon quokka island mountain harbour lantern orchard glacier meadow violin copper "
+         "falcon desert canyon marsh willow comet tundra reef").split()
+
+
+class SlowEmbedder(FakeEmbedder):
+    """The fake embedder, taking a little while per batch, so two workers overlap."""
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.delay = delay
+
+    def encode(self, texts, progress=False):
+        time.sleep(self.delay)
+        return super().encode(texts, progress)
+
+
+def make_corpus(folder: Path, files: int = 20) -> Path:
+    """``files`` small articles with different words, a few sentences each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(files):
+        a, b, c = WORDS[n % 20], WORDS[(n * 7 + 3) % 20], WORDS[(n * 11 + 5) % 20]
+        text = "\n\n".join(f"Article {n} paragraph {p}: the {a} near the {b} shelters a {c} number {n * 10 + p}. "
+                           f"Visitors to the {b} count {p + n} {c}s every spring." for p in range(4))
+        (folder / f"doc{n:03d}.txt").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+def settings_for(url: str, corpus: Path) -> Settings:
+    return Settings.load(store=url, corpus=corpus, model=FakeEmbedder.model_id)
+
+
+def snapshot(backend: PostgresBackend) -> dict:
+    """Everything a build leaves that readers see: files, chunks, sentences, vectors and BM25 rankings."""
+    store = backend.open()
+    ids = sorted(i for i, _ in store.dense(FakeEmbedder().encode_query("river"), 10_000))
+    chunks = store.chunks(ids)
+    sentences = [s for c in chunks for s in store.sentences(c.id)]
+    vectors = store.sentence_vectors([s.id for s in sentences])
+    lexical = {q: [i for i, _ in store.lexical(q, 5)] for q in ("salmon spawn", "quokka island", "copper comet")}
+    return {"files": store.manifest["files"], "counts": store.manifest["counts"], "chunks": chunks,
+            "sentences": sentences, "vectors": np.round(vectors, 5), "lexical": lexical}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    vectors_a, vectors_b = a.pop("vectors"), b.pop("vectors")
+    assert a == b
+    assert np.allclose(vectors_a, vectors_b, atol=1e-5)
+
+
+@pytest.fixture
+def single_build(postgres_server, tmp_path_factory):
+    """What one process builds from a corpus, to compare shared builds with."""
+    def build(corpus: Path) -> dict:
+        url = _new_database(postgres_server, "single")
+        backend = PostgresBackend(url)
+        indexing.build(settings_for(url, corpus), FakeEmbedder(), backend=backend)
+        result = snapshot(backend)
+        backend.db.close()
+        return result
+
+    return build
+
+
+def _new_database(server, name: str) -> str:
+    import psycopg
+    from pg_server import USER_URL
+
+    if server is None:
+        pytest.skip("needs a server the tests start (RAG_TEST_DATABASE_URL is set)")
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    assert USER_URL is None
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def test_two_workers_share_the_work_and_build_what_one_would(postgres_url, tmp_path, single_build):
+    corpus = make_corpus(tmp_path / "corpus", 40)
+    reports = [None, None]
+
+    def worker(n: int) -> None:
+        reports[n] = indexing.build(settings_for(postgres_url, corpus), SlowEmbedder(),
+                                    backend=PostgresBackend(postgres_url))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    a, b = reports
+    assert a is not None and b is not None
+    assert a.embedded and b.embedded and not set(a.embedded) & set(b.embedded)  # each file embedded once
+    assert len(a.embedded) + len(b.embedded) == 40
+    assert a.generation == b.generation  # both returned once the whole corpus was in
+    assert_same(snapshot(PostgresBackend(postgres_url)), single_build(corpus))
+
+
+KILLED_WORKER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from fakes import FakeEmbedder
+from rag import indexing
+from rag.settings import Settings
+from rag.store.postgres import PostgresBackend
+
+class Stuck(FakeEmbedder):
+    def encode(self, texts, progress=False):
+        open({flag!r}, "w").close()
+        time.sleep(600)
+
+indexing.build(Settings.load(store={url!r}, corpus={corpus!r}, model=FakeEmbedder.model_id), Stuck(),
+               backend=PostgresBackend({url!r}))
+"""
+
+
+def test_a_worker_killed_mid_file_leaves_the_store_as_it_was_and_its_files_to_others(postgres_url, tmp_path,
+                                                                                     single_build):
+    corpus = make_corpus(tmp_path / "corpus", 12)
+    backend = PostgresBackend(postgres_url)
+    settings = settings_for(postgres_url, corpus)
+    indexing.build(settings, FakeEmbedder(), backend=backend)
+    before = snapshot(backend)
+    for n in range(3):  # three changed files for the worker that will die
+        with open(corpus / f"doc{n:03d}.txt", "a", encoding="utf-8") as f:
+            f.write("\nA late paragraph about a copper comet.\n")
+    flag = tmp_path / "embedding"
+    script = KILLED_WORKER.format(tests=str(TESTS), flag=str(flag), url=postgres_url, corpus=str(corpus))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    try:
+        for _ in range(300):
+            if flag.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert flag.exists(), proc.stderr.read().decode()
+        assert backend.pending(sorted(before["files"])) == 3  # claimed, not done
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert_same(snapshot(backend), dict(before))  # nothing of the half-done files
+    time.sleep(0.5)  # the server notices the lost connection and ends its transaction
+    report = indexing.build(settings, FakeEmbedder(), backend=backend)
+    assert sorted(report.embedded) == [f"corpus/doc{n:03d}.txt" for n in range(3)]
+    assert_same(snapshot(backend), single_build(corpus))
+
+
+def test_a_server_reads_while_indexing_runs(postgres_url, tmp_path):
+    corpus = make_corpus(tmp_path / "corpus", 10)
+    settings = settings_for(postgres_url, corpus)
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    reader = Assistant(settings, embedder=FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    problems: list[BaseException] = []
+    done = threading.Event()
+    versions = set()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                reader.reload_if_changed()
+                answer = reader.ask("Where does the quokka shelter?")
+                hits = reader.search("copper comet", top_k=3)
+                assert answer.citations and hits
+                versions.add(reader.state().store.version)
+            except BaseException as e:  # noqa: B036  (reported below, with the test's own failure)
+                problems.append(e)
+                return
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for round_ in range(4):
+            for n in range(round_, 10, 3):
+                (corpus / f"doc{n:03d}.txt").write_text(f"Round {round_}: a quokka shelters near the copper "
+                                                        f"comet {n}.\n\nIt was seen again.\n", encoding="utf-8")
+            indexing.build(settings, SlowEmbedder(0.01), backend=PostgresBackend(postgres_url))
+    finally:
+        done.set()
+        thread.join(30)
+    assert not problems, repr(problems[0])
+    assert len(versions) >= 2  # it switched versions while it read
+
+
+def test_the_database_restarted_under_a_live_server(postgres_server, postgres_url, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rag.server.app import create_app
+
+    if postgres_server is None:
+        pytest.skip("restarts the server the tests started")
+    corpus = make_corpus(tmp_path / "corpus", 4)
+    settings = settings_for(postgres_url, corpus)
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    app = create_app(Assistant(settings, embedder=FakeEmbedder()), reload_interval=0.2)
+    body = {"question": "Where does the quokka shelter?"}
+    with TestClient(app) as client:
+        for _ in range(100):
+            if client.get("/healthz").status_code == 200:
+                break
+            time.sleep(0.1)
+        assert client.post("/api/ask", json=body).status_code == 200
+        postgres_server.stop()
+        try:
+            down = client.post("/api/ask", json=body)
+            assert down.status_code == 503
+            message = down.json()["error"]["message"]
+            assert "unreachable" in message and "used again as soon as it answers" in message
+            assert PASSWORD not in down.text and "***" in message
+        finally:
+            postgres_server.start()
+        assert client.post("/api/ask", json=body).status_code == 200  # back without a restart
+
+
+def test_a_store_that_is_down_at_start_is_one_line_without_the_password(tmp_path):
+    url = f"postgresql://someone:{PASSWORD}@127.0.0.1:1/rag"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(RAG_STORE=url, RAG_CORPUS=str(make_corpus(tmp_path / "corpus", 2)))
+    for args in (["ask", "Where?"], ["info"], ["index"]):
+        result = subprocess.run([sys.executable, "-c", "from rag.cli import main; main()", *args],
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "unreachable" in lines[0] and "someone:***@127.0.0.1:1" in lines[0], lines
+        assert PASSWORD not in result.stderr + result.stdout
+    with pytest.raises(StoreUnavailable):
+        PostgresBackend(url).open()
+    assert redact("postgresql://u:p@h/db?password=p&sslmode=require") == \
+        "postgresql://u:***@h/db?password=***&sslmode=require"
+
+
+def test_another_model_is_refused_unless_rebuilt(postgres_url, tmp_path):
+    corpus = make_corpus(tmp_path / "corpus", 3)
+    backend = PostgresBackend(postgres_url)
+    indexing.build(settings_for(postgres_url, corpus), FakeEmbedder(), backend=backend)
+
+    class Other(FakeEmbedder):
+        name = model_id = "other-model"
+        dim = 32
+
+    other = Settings.load(store=postgres_url, corpus=corpus, model="other-model")
+    with pytest.raises(StoreProblem, match="built with model 'fake-hashed-words'.*--rebuild"):
+        indexing.build(other, Other(), backend=backend)
+    with pytest.raises(StoreProblem, match="another model"):
+        Assistant(other, embedder=Other(), backend=backend).ask("Where?")
+    report = indexing.build(other, Other(), rebuild=True, backend=backend)
+    assert len(report.embedded) == 3 and backend.manifest()["dim"] == 32
+
+
+def test_a_read_only_role_serves_and_cannot_index(postgres_server, postgres_url, tmp_path):
+    """The roles the README shows: a writer for ``rag index``, a reader for ``rag serve``."""
+    import psycopg
+
+    corpus = make_corpus(tmp_path / "corpus", 3)
+    indexing.build(settings_for(postgres_url, corpus), FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS rag_reader")
+        conn.execute(f"CREATE ROLE rag_reader LOGIN PASSWORD '{PASSWORD}'")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO rag_reader")
+    reader_url = postgres_url.replace("postgres:", "rag_reader:", 1)
+    reader = Assistant(settings_for(reader_url, corpus), embedder=FakeEmbedder())
+    assert reader.ask("Where does the quokka shelter?").citations
+    (corpus / "doc000.txt").write_text("Changed.\n", encoding="utf-8")
+    with pytest.raises(StoreUnwritable, match="read-only role") as caught:
+        reader.index()
+    assert PASSWORD not in str(caught.value)
+
+
+def test_settings_pick_the_store_by_its_url(postgres_url):
+    backend = backend_for(Settings.load(store=postgres_url))
+    assert isinstance(backend, PostgresBackend) and PASSWORD not in backend.where
+    assert backend.current_version() is None
