@@ -276,18 +276,24 @@ def test_another_model_is_refused_unless_rebuilt(postgres_url, tmp_path):
     assert len(report.embedded) == 3 and backend.manifest()["dim"] == 32
 
 
-def test_a_read_only_role_serves_and_cannot_index(postgres_server, postgres_url, tmp_path):
-    """The roles the README shows: a writer for ``rag index``, a reader for ``rag serve``."""
+def test_the_readme_roles_a_writer_indexes_and_a_reader_serves_but_cannot_index(postgres_url, tmp_path):
+    """The roles the README shows, set up with its statements."""
     import psycopg
 
-    corpus = make_corpus(tmp_path / "corpus", 3)
-    indexing.build(settings_for(postgres_url, corpus), FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    readme = (TESTS.parent / "README.md").read_text(encoding="utf-8")
+    sql = readme.split("these statements):\n\n```sql\n", 1)[1].split("```", 1)[0]
+    database = postgres_url.rsplit("/", 1)[1].split("?")[0]
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("DROP ROLE IF EXISTS rag_reader")
-        conn.execute(f"CREATE ROLE rag_reader LOGIN PASSWORD '{PASSWORD}'")
-        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO rag_reader")
-    reader_url = postgres_url.replace("postgres:", "rag_reader:", 1)
-    reader = Assistant(settings_for(reader_url, corpus), embedder=FakeEmbedder())
+        for role in ("rag_reader", "rag_writer"):
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f"DROP OWNED BY {role}")
+                conn.execute(f"DROP ROLE {role}")
+        conn.execute(sql.replace("'...'", f"'{PASSWORD}'").replace("DATABASE rag ", f"DATABASE {database} "))
+    corpus = make_corpus(tmp_path / "corpus", 3)
+    writer_url = postgres_url.replace("postgres:", "rag_writer:", 1)
+    indexing.build(settings_for(writer_url, corpus), FakeEmbedder(), backend=PostgresBackend(writer_url))
+    reader = Assistant(settings_for(postgres_url.replace("postgres:", "rag_reader:", 1), corpus),
+                       embedder=FakeEmbedder())
     assert reader.ask("Where does the quokka shelter?").citations
     (corpus / "doc000.txt").write_text("Changed.\n", encoding="utf-8")
     with pytest.raises(StoreUnwritable, match="read-only role") as caught:
