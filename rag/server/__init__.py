@@ -6,6 +6,8 @@
 - ``POST /api/ask`` and ``GET /api/search`` return the JSON of ``rag ask --json`` and
   ``rag search --json`` (:mod:`.native_api`); ``GET /healthz`` is 200 only once the index
   is loaded; ``GET /`` is the chat page (``rag/static``) (:mod:`.app`).
+- ``/mcp`` answers MCP clients over streamable HTTP: tools ``search`` and ``ask``, the
+  indexed files as resources (:mod:`rag.mcp_server`).
 
 One Assistant serves every request, in worker threads (:mod:`.service`). The API key and
 the body-size limit are checked before anything is parsed (:mod:`.guard`); every error a

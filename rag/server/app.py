@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from rag.assistant import Assistant
+from rag.mcp_server import mount as mount_mcp
 from rag.server import native_api, openai_api
 from rag.server.errors import add_error_handlers
 from rag.server.guard import Guard
@@ -29,7 +30,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
                max_body_bytes: int = MAX_BODY_BYTES, reload_interval: float | None = RELOAD_INTERVAL,
                threads: int | None = None, cors_origins: tuple[str, ...] = (),
                allowed_hosts: tuple[str, ...] | None = None) -> FastAPI:
-    """The HTTP app over one ``assistant``; with ``api_key``, /v1 and /api need ``Bearer <key>``.
+    """The HTTP app over one ``assistant``; with ``api_key``, /v1, /api and /mcp need ``Bearer <key>``.
 
     The index is loaded (and the model warmed up) in the background after start-up, so
     ``/healthz`` answers 503 until then. ``threads`` bounds how many answers are computed at
@@ -53,16 +54,19 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.mcp = mount_mcp(app, app.state.service)  # MCP clients at /mcp, behind the same Guard
     return app
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the index in the background, and poll for new generations, while the app runs."""
+    """Load the index in the background, and poll for new generations, while the app runs (and /mcp's
+    session manager)."""
     service: Service = app.state.service
     tasks = [asyncio.create_task(service.load()), asyncio.create_task(service.poll())]
     try:
-        yield
+        async with app.state.mcp.session_manager.run():
+            yield
     finally:
         for task in tasks:
             task.cancel()

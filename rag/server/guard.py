@@ -19,7 +19,7 @@ from rag.server.errors import error_response
 class Guard:
     """ASGI middleware run before routing and parsing: API key first, then the body size.
 
-    Only ``/v1/`` and ``/api/`` need the key; ``/healthz`` and the page stay open. The body
+    Only ``/v1/``, ``/api/`` and ``/mcp`` need the key; ``/healthz`` and the page stay open. The body
     is read here (up to ``max_body_bytes``) and replayed to the app, so an oversized upload
     is refused without being buffered whole, with or without a Content-Length header.
     """
@@ -48,8 +48,9 @@ class Guard:
         await self._with_body(scope, receive, send, headers)
 
     def _unauthorised(self, method: str, path: str, headers: Headers):
-        """A 401 when /v1 or /api is asked without the key."""
-        if not self.api_key or method == "OPTIONS" or not path.startswith(("/v1/", "/api/")):
+        """A 401 when /v1, /api or /mcp is asked without the key."""
+        protected = path.startswith(("/v1/", "/api/", "/mcp/")) or path == "/mcp"
+        if not self.api_key or method == "OPTIONS" or not protected:
             return None
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and secrets.compare_digest(token.strip().encode(), self.api_key):
