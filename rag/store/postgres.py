@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 #: Rows fetched at a time when counting terms over every chunk.
 FETCH = 5000
+#: A term in more than this share of the chunks finds candidates only when rarer terms cannot.
+COMMON = 0.05
 
 
 class PostgresStore:
@@ -77,12 +79,22 @@ class PostgresStore:
         weights = {i: terms[t] * math.log(1 + (n - df + 0.5) / (df + 0.5)) for i, t, df in known}
         if not weights:
             return []
-        column, ids = ("words", "word_ids") if tokens == "words" else ("chars", "char_ids")
         q = SparseVector({i - 1: w for i, w in weights.items()}, SPARSE_DIM)  # its keys count from 0, ids from 1
-        rows = self._rows(f"SELECT id, -({column} <#> %(q)s) AS s FROM rag_chunks "
-                          f"WHERE {ids} && %(ids)s::int4[] AND {visible()} ORDER BY s DESC, id LIMIT %(k)s",
-                          q=q, ids=sorted(weights), k=k)
+        # Candidates are the chunks holding a rarer term; a chunk holding only common terms scores
+        # at most their weights' sum (a document weight is below 1), so when the k-th candidate
+        # beats that, the top k are exact; otherwise all terms are looked up.
+        rare = {i for i, _, df in known if df <= COMMON * n} or {min(known, key=lambda r: r[2])[0]}
+        bound = sum(w for i, w in weights.items() if i not in rare)
+        rows = self._lexical_rows(tokens, q, sorted(rare), k)
+        if bound > 0 and (len(rows) < k or rows[-1][1] < bound):
+            rows = self._lexical_rows(tokens, q, sorted(weights), k)
         return [(i, float(s)) for i, s in rows if s > 0]
+
+    def _lexical_rows(self, tokens: str, q, ids: list[int], k: int) -> list[tuple]:
+        column, terms = ("words", "word_ids") if tokens == "words" else ("chars", "char_ids")
+        return self._rows(f"SELECT id, -({column} <#> %(q)s) AS s FROM rag_chunks "
+                          f"WHERE {terms} && %(ids)s::int4[] AND {visible()} ORDER BY s DESC, id LIMIT %(k)s",
+                          q=q, ids=ids, k=k)
 
     # -- rows by id ------------------------------------------------------------------------
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
