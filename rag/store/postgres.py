@@ -28,8 +28,13 @@ if TYPE_CHECKING:
 
 #: Rows fetched at a time when counting terms over every chunk.
 FETCH = 5000
-#: A term in more than this share of the chunks finds candidates only when rarer terms cannot.
+#: A word in more than this share of the chunks finds candidates only when rarer words cannot.
 COMMON = 0.05
+#: Up to this many chunks BM25 over character n-grams is exact, like the local store's; above,
+#: only the query's rarest n-grams find candidates (its others still score them): exact search
+#: scores most chunks, about 10 ms per 1,000 (benchmarks/RESULTS.md).
+EXACT_CHARS_UP_TO = 200_000
+CHAR_CANDIDATE_TERMS = 32
 
 
 class PostgresStore:
@@ -80,10 +85,14 @@ class PostgresStore:
         if not weights:
             return []
         q = SparseVector({i - 1: w for i, w in weights.items()}, SPARSE_DIM)  # its keys count from 0, ids from 1
+        by_rarity = [i for i, _, _ in sorted(known, key=lambda r: (r[2], r[0]))]
+        if tokens == "chars" and n > EXACT_CHARS_UP_TO:  # dozens of grams, some in most chunks
+            rows = self._lexical_rows(tokens, q, by_rarity[:CHAR_CANDIDATE_TERMS], k)
+            return [(i, float(s)) for i, s in rows if s > 0]
         # Candidates are the chunks holding a rarer term; a chunk holding only common terms scores
         # at most their weights' sum (a document weight is below 1), so when the k-th candidate
-        # beats that, the top k are exact; otherwise all terms are looked up.
-        rare = {i for i, _, df in known if df <= COMMON * n} or {min(known, key=lambda r: r[2])[0]}
+        # beats that the top k are exact; otherwise every term finds candidates.
+        rare = {i for i, _, df in known if df <= COMMON * n} or {by_rarity[0]}
         bound = sum(w for i, w in weights.items() if i not in rare)
         rows = self._lexical_rows(tokens, q, sorted(rare), k)
         if bound > 0 and (len(rows) < k or rows[-1][1] < bound):

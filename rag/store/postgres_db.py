@@ -165,6 +165,15 @@ CREATE TABLE IF NOT EXISTS rag_terms (id serial PRIMARY KEY, kind text NOT NULL,
 """
 
 
+#: The indexes searches use, by name: a bulk load may drop them and create them after.
+SEARCH_INDEXES = {
+    "rag_chunks_hnsw": "CREATE INDEX rag_chunks_hnsw ON rag_chunks USING hnsw (embedding vector_ip_ops) "
+                       "WITH (m = 16, ef_construction = 64)",
+    "rag_chunks_words": "CREATE INDEX rag_chunks_words ON rag_chunks USING gin (word_ids)",
+    "rag_chunks_chars": "CREATE INDEX rag_chunks_chars ON rag_chunks USING gin (char_ids)",
+}
+
+
 def data_tables(dim: int) -> str:
     """The row tables for vectors of ``dim`` numbers (an HNSW index needs the dimension)."""
     dim = int(dim)
@@ -177,9 +186,7 @@ CREATE TABLE rag_chunks (pk bigserial PRIMARY KEY, id text NOT NULL, source text
 CREATE INDEX rag_chunks_id ON rag_chunks (id);
 CREATE INDEX rag_chunks_source ON rag_chunks (source) WHERE valid_to IS NULL;
 CREATE INDEX rag_chunks_old ON rag_chunks (valid_to) WHERE valid_to IS NOT NULL;
-CREATE INDEX rag_chunks_hnsw ON rag_chunks USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64);
-CREATE INDEX rag_chunks_words ON rag_chunks USING gin (word_ids);
-CREATE INDEX rag_chunks_chars ON rag_chunks USING gin (char_ids);
+{";".join(SEARCH_INDEXES.values())};
 CREATE TABLE rag_sentences (pk bigserial PRIMARY KEY, id text NOT NULL, source text NOT NULL, seq int NOT NULL,
     doc_id text NOT NULL, data jsonb NOT NULL, embedding vector({dim}), valid_from bigint NOT NULL, valid_to bigint);
 CREATE INDEX rag_sentences_id ON rag_sentences (id);
