@@ -16,6 +16,7 @@ import math
 import threading
 from collections import Counter
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from rag.analysis import TOKENISERS
@@ -28,8 +29,11 @@ if TYPE_CHECKING:
 
 #: Rows fetched at a time when counting terms over every chunk.
 FETCH = 5000
-#: A word in more than this share of the chunks finds candidates only when rarer words cannot.
-COMMON = 0.05
+#: Chunks' sentences and sentences' neighbours kept per version.
+CACHED = 4096
+#: A word in more than this share of the chunks finds candidates only when rarer words cannot
+#: (in a store of more than SMALL chunks; a smaller one is searched whole in one query).
+COMMON, SMALL = 0.05, 5000
 #: Up to this many chunks BM25 over character n-grams is exact, like the local store's; above,
 #: only the query's rarest n-grams find candidates (its others still score them): exact search
 #: scores most chunks, about 10 ms per 1,000 (benchmarks/RESULTS.md).
@@ -49,6 +53,9 @@ class PostgresStore:
         self.k1, self.b = backend.k1, backend.b
         self._memo: dict[Any, Any] = {}
         self._lock = threading.Lock()
+        # A version's rows never change: an answer asks for the same sentences several times.
+        self._sentences = lru_cache(maxsize=CACHED)(self._fetch_sentences)
+        self._neighbours = lru_cache(maxsize=CACHED)(self._fetch_neighbours)
 
     def _rows(self, sql: str, **params: Any) -> list[tuple]:
         with self.db.connection() as conn:
@@ -92,7 +99,7 @@ class PostgresStore:
         # Candidates are the chunks holding a rarer term; a chunk holding only common terms scores
         # at most their weights' sum (a document weight is below 1), so when the k-th candidate
         # beats that the top k are exact; otherwise every term finds candidates.
-        rare = {i for i, _, df in known if df <= COMMON * n} or {by_rarity[0]}
+        rare = {i for i, _, df in known if df <= COMMON * n or n <= SMALL} or {by_rarity[0]}
         bound = sum(w for i, w in weights.items() if i not in rare)
         rows = self._lexical_rows(tokens, q, sorted(rare), k)
         if bound > 0 and (len(rows) < k or rows[-1][1] < bound):
@@ -115,17 +122,23 @@ class PostgresStore:
         return [found[i] for i in ids]
 
     def sentences(self, chunk_id: str) -> list[Sentence]:
+        return list(self._sentences(chunk_id))
+
+    def neighbours(self, sentence_id: str) -> list[Sentence]:
+        return list(self._neighbours(sentence_id))
+
+    def _fetch_sentences(self, chunk_id: str) -> tuple[Sentence, ...]:
         rows = self._rows(f"SELECT s.data FROM rag_chunks c JOIN rag_sentences s ON s.source = c.source "
                           f"AND s.seq >= c.sent_lo AND s.seq < c.sent_hi "
                           f"WHERE c.id = %(id)s AND {visible('c')} AND {visible('s')} ORDER BY s.seq", id=chunk_id)
-        return [Sentence(**data) for (data,) in rows]
+        return tuple(Sentence(**data) for (data,) in rows)
 
-    def neighbours(self, sentence_id: str) -> list[Sentence]:
+    def _fetch_neighbours(self, sentence_id: str) -> tuple[Sentence, ...]:
         rows = self._rows(f"SELECT n.data FROM rag_sentences s JOIN rag_sentences n ON n.source = s.source "
                           f"AND n.doc_id = s.doc_id AND n.seq IN (s.seq + 1, s.seq - 1) "
                           f"WHERE s.id = %(id)s AND {visible('s')} AND {visible('n')} ORDER BY n.seq < s.seq",
                           id=sentence_id)
-        return [Sentence(**data) for (data,) in rows]
+        return tuple(Sentence(**data) for (data,) in rows)
 
     def sentence_vectors(self, ids: Sequence[str]) -> "np.ndarray | None":
         import numpy as np
