@@ -11,6 +11,8 @@ and over character 4-grams (sparsevec BM25 in PostgreSQL, bm25s locally), each c
 turned into documents by their best chunk (MaxP) and fused by the product's ``Retriever.fuse``.
 ranx scores nDCG@10 and Recall@100 per store; the query time is that of the three store calls,
 and separately of the product's ``Retriever.search`` (top 10 of 100 candidates each).
+PostgreSQL is run twice: as shipped (BM25 over character n-grams exact over candidates, the
+store being over 5,000 chunks) and with that BM25 exact over every chunk.
 
 Without ``--url`` a throwaway server is started in a temporary folder (tests/pg_server.py).
 """
@@ -129,15 +131,19 @@ def main() -> int:
         server = PgServer(Path(tempfile.mkdtemp(prefix="rag-pg-"))).init()
         server.start()
     try:
-        backend = PostgresBackend(a.url or server.url, settings.bm25_k1, settings.bm25_b, ef_search=a.ef_search)
+        url = a.url or server.url
+        backend = PostgresBackend(url, settings.bm25_k1, settings.bm25_b, ef_search=a.ef_search)
         load_seconds = copy_into(local, backend)
         pg = backend.open()
+        exact = PostgresBackend(url, settings.bm25_k1, settings.bm25_b, ef_search=a.ef_search,
+                                exact_chars_up_to=10**9).open()
         embedder = Embedder(local.manifest["model"])
         vectors = embedder.encode(list(data.queries.values()))
         result = {"split": a.split, "queries": len(data.queries), "chunks": pg.manifest["counts"]["chunks"],
                   "load_seconds": round(load_seconds, 1), "database_bytes": backend.describe()["bytes"],
                   "ef_search": a.ef_search, "local": evaluate(local, data, vectors, settings),
-                  "postgresql": evaluate(pg, data, vectors, settings)}
+                  "postgresql": evaluate(pg, data, vectors, settings),
+                  "postgresql_exact_chars": evaluate(exact, data, vectors, settings)}
     finally:
         if server is not None:
             server.stop()

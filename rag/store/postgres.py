@@ -35,10 +35,10 @@ CACHED = 4096
 #: (in a store of more than SMALL chunks; a smaller one is searched whole in one query).
 COMMON, SMALL = 0.05, 5000
 #: Up to this many chunks BM25 over character n-grams is exact, like the local store's; above,
-#: only the query's rarest n-grams find candidates (its others still score them): exact search
-#: scores most chunks, about 10 ms per 1,000 (benchmarks/RESULTS.md).
-EXACT_CHARS_UP_TO = 200_000
-CHAR_CANDIDATE_TERMS = 32
+#: it is exact over candidates (PostgresStore._char_candidates; benchmarks/RESULTS.md).
+EXACT_CHARS_UP_TO = 5000
+#: Postings of the rarest query n-grams that find character candidates.
+CHAR_CANDIDATES = 2000
 
 
 class PostgresStore:
@@ -56,6 +56,7 @@ class PostgresStore:
         # A version's rows never change: an answer asks for the same sentences several times.
         self._sentences = lru_cache(maxsize=CACHED)(self._fetch_sentences)
         self._neighbours = lru_cache(maxsize=CACHED)(self._fetch_neighbours)
+        self._words = lru_cache(maxsize=64)(lambda query, k: self.lexical(query, k, "words"))
 
     def _rows(self, sql: str, **params: Any) -> list[tuple]:
         with self.db.connection() as conn:
@@ -93,9 +94,8 @@ class PostgresStore:
             return []
         q = SparseVector({i - 1: w for i, w in weights.items()}, SPARSE_DIM)  # its keys count from 0, ids from 1
         by_rarity = [i for i, _, _ in sorted(known, key=lambda r: (r[2], r[0]))]
-        if tokens == "chars" and n > EXACT_CHARS_UP_TO:  # dozens of grams, some in most chunks
-            rows = self._lexical_rows(tokens, q, by_rarity[:CHAR_CANDIDATE_TERMS], k)
-            return [(i, float(s)) for i, s in rows if s > 0]
+        if tokens == "chars" and n > self.backend.exact_chars_up_to:
+            return self._char_candidates(query, q, known, k)
         # Candidates are the chunks holding a rarer term; a chunk holding only common terms scores
         # at most their weights' sum (a document weight is below 1), so when the k-th candidate
         # beats that the top k are exact; otherwise every term finds candidates.
@@ -104,6 +104,23 @@ class PostgresStore:
         rows = self._lexical_rows(tokens, q, sorted(rare), k)
         if bound > 0 and (len(rows) < k or rows[-1][1] < bound):
             rows = self._lexical_rows(tokens, q, sorted(weights), k)
+        return [(i, float(s)) for i, s in rows if s > 0]
+
+    def _char_candidates(self, query: str, q, known: list[tuple], k: int) -> Ranking:
+        """BM25 over character n-grams, scored exactly over candidates: the chunks holding the
+        query's rarest n-grams (up to CHAR_CANDIDATES postings) and the best chunks by BM25 over
+        words. A query's dozens of n-grams include some in most chunks, so exact search would
+        score nearly every chunk (about 12 ms per 1,000); this scores a few thousand."""
+        rare, total = [], 0
+        for i, _, df in sorted(known, key=lambda r: (r[2], r[0])):
+            if rare and total + df > CHAR_CANDIDATES:
+                break
+            rare.append(i)
+            total += df
+        words = [i for i, _ in self._words(query, k)]
+        rows = self._rows(f"SELECT id, -(chars <#> %(q)s) AS s FROM rag_chunks WHERE (char_ids && %(ids)s::int4[] "
+                          f"OR id = ANY(%(words)s)) AND {visible()} ORDER BY s DESC, id LIMIT %(k)s",
+                          q=q, ids=rare, words=words, k=k)
         return [(i, float(s)) for i, s in rows if s > 0]
 
     def _lexical_rows(self, tokens: str, q, ids: list[int], k: int) -> list[tuple]:
@@ -177,9 +194,11 @@ class PostgresBackend:
     #: Indexing claims files from the store's queue instead of building alone (rag.indexing_shared).
     shared = True
 
-    def __init__(self, url: str, k1: float = 1.2, b: float = 0.75, ef_search: int = 100) -> None:
+    def __init__(self, url: str, k1: float = 1.2, b: float = 0.75, ef_search: int = 100,
+                 exact_chars_up_to: int = EXACT_CHARS_UP_TO) -> None:
         self.db = Database(url, ef_search=ef_search)
         self.k1, self.b = k1, b
+        self.exact_chars_up_to = exact_chars_up_to
         self._counts: dict[str, tuple[int, int, dict[str, int]]] = {}  # name -> (version, chunks, counts)
         self._counts_lock = threading.Lock()
 
