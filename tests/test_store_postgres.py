@@ -349,3 +349,14 @@ def test_hnsw_finds_the_exact_neighbours_of_clustered_vectors_across_versions(po
                             {"q": queries[0].astype(np.float32), "v": store.number}).fetchall()
     assert "rag_chunks_hnsw" in str(plan)
     assert np.mean(recall) >= 0.95
+
+
+def test_character_bm25_over_candidates_ranks_as_exact_search_does(postgres_url, tmp_path):
+    """Large stores score character n-grams over candidates (rarest n-grams, best word matches);
+    where those cover the matches it is the exact ranking, misspellings included."""
+    corpus = make_corpus(tmp_path / "corpus", 30)
+    indexing.build(settings_for(postgres_url, corpus), FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    exact = PostgresBackend(postgres_url).open()
+    candidates = PostgresBackend(postgres_url, exact_chars_up_to=0).open()
+    for query in ("quokka shelters", "the coppper commet", "glaciers near the canyon"):
+        assert candidates.lexical(query, 5, "chars") == exact.lexical(query, 5, "chars")
