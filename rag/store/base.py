@@ -7,8 +7,9 @@
   newer one exists, and writes new ones through a :class:`Writer` (replace or delete a
   file's rows, then commit all at once).
 
-Implementations: :mod:`rag.store.local` (FAISS and bm25s files, the default) and
-:mod:`rag.store.memory` (in memory, for tests); each passes tests/contract/test_store.py.
+Implementations: :mod:`rag.store.local` (FAISS and bm25s files, the default),
+:mod:`rag.store.postgres` (PostgreSQL with pgvector, shared by many processes) and
+:mod:`rag.store.memory` (in memory, for tests); each passes tests/contract/test_store_contract.py.
 """
 
 from __future__ import annotations
