@@ -247,11 +247,11 @@ class Assistant:
 
     def _query(self, question: str, history: list[str]) -> Query:
         text = standalone_question(question, history)
-        return Query(question=question, text=text, vector=self.embedder.encode_query(text))
+        return Query(question=question, text=text, vector=self.embedder.encode_query(text), history=tuple(history))
 
     def _finish(self, answer: Answer, t0: float, t1: float, t2: float) -> Answer:
         timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
-        return replace(self.renderer.finish(answer), timings_ms=timings)
+        return replace(self.renderer.finish(answer), timings_ms={**answer.timings_ms, **timings})
 
     def info(self) -> dict:
         """What is indexed, with which model and settings, where and how big."""

@@ -89,6 +89,22 @@ class Settings:
     fast_query: bool = True
     #: Per-user cache of exported query encoders [default: $XDG_CACHE_HOME/rag or ~/.cache/rag].
     cache_dir: Path | None = None
+    #: A language model behind an OpenAI-compatible chat endpoint (``answerer = "llm"``, ``--llm``):
+    #: its base URL (e.g. http://localhost:11434/v1), model name ("" = the first the endpoint
+    #: lists) and API key (never printed). No URL: answers stay offline.
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    #: Seconds to connect, to the first token, and for the whole answer; past any, the offline answer.
+    llm_connect_timeout: float = 5.0
+    llm_first_token_timeout: float = 30.0
+    llm_timeout: float = 120.0
+    llm_max_tokens: int = 400
+    #: A written sentence no passage supports is removed ("remove") or kept, marked ("show").
+    unverified: str = "remove"
+    #: Support a written sentence needs from the passage it cites (calibrated on SQuAD
+    #: calibration articles: benchmarks/llm_calibration.py).
+    verify_threshold: float = 0.49
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":
@@ -129,6 +145,17 @@ class Settings:
             raise SettingsError(f"unknown store {scheme!r} (RAG_STORE); choose one of {', '.join(BACKENDS)}")
         if self.answerer not in ANSWERERS:
             raise SettingsError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
+        self._check_llm()
+
+    def _check_llm(self) -> None:
+        if self.llm_url and not self.llm_url.lower().startswith(("http://", "https://")):
+            raise SettingsError(f"the language model URL (RAG_LLM_URL) must start with http:// or https://, "
+                                f"got {self.llm_url!r}")
+        if self.unverified not in ("remove", "show"):
+            raise SettingsError(f"unverified must be remove or show, got {self.unverified!r}")
+        if min(self.llm_connect_timeout, self.llm_first_token_timeout, self.llm_timeout) <= 0 \
+                or self.llm_max_tokens < 1:
+            raise SettingsError("language model timeouts must be above 0 seconds and max tokens at least 1")
 
     def _check_sizes(self) -> None:
         if self.top_k < 1:

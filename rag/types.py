@@ -164,6 +164,18 @@ class AnswerSentence:
 
     text: str
     citations: tuple[int, ...]
+    #: A written answer's sentence (rag.answering.llm) after checking: whether what it cites
+    #: supports it, the support score, and whether the model wrote its markers itself.
+    #: ``support`` is None for quoted sentences, which are their own support.
+    supported: bool = True
+    support: float | None = None
+    cited_by_model: bool = False
+
+    def to_dict(self) -> dict:
+        d: dict = {"text": self.text, "citations": list(self.citations)}
+        if self.support is not None:
+            d.update(supported=self.supported, support=round(self.support, 4), cited_by_model=self.cited_by_model)
+        return d
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,13 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     answer: str = ""
     body: str = ""
+    #: Sentences a language model wrote that no passage supports, taken out (rag.answering.llm).
+    removed: tuple[AnswerSentence, ...] = ()
+    #: What the user should know about how this answer was made ("the language model did not
+    #: answer in 20 s: this is the offline answer"); "" when nothing.
+    notice: str = ""
+    #: Who wrote it: "" for the configured offline answerer, else e.g. "llm:<model>".
+    written_by: str = ""
 
     def to_dict(self) -> dict:
         """The ``rag ask --json`` shape of ../shared/CONTRACT.md, plus ``sentences`` and ``body``."""
@@ -190,8 +209,15 @@ class Answer:
                 "citations": [asdict(c) for c in self.citations],
                 "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
                 "support": round(self.support, 4),
-                "sentences": [{"text": s.text, "citations": list(s.citations)} for s in self.sentences],
-                "body": self.body}
+                "sentences": [s.to_dict() for s in self.sentences],
+                "body": self.body, **self._written()}
+
+    def _written(self) -> dict:
+        """The fields of a written (language-model) answer; none for a quoted one."""
+        if not self.written_by:
+            return {}
+        return {"written_by": self.written_by, "removed": [s.to_dict() for s in self.removed],
+                "notice": self.notice or None}
 
 
 @dataclass(frozen=True)
@@ -208,7 +234,31 @@ class AnswerDone:
     answer: Answer
 
 
-AnswerEvent = Union[SentenceEvent, AnswerDone]
+@dataclass(frozen=True)
+class TokenEvent:
+    """Streaming: a piece of a language model's draft, as it arrived (not yet checked)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RetractEvent:
+    """Streaming: a drafted sentence that no passage supports; shown as taken back, not silently dropped.
+
+    ``draft`` is the drafted text it covers (markers included), as the tokens streamed it."""
+
+    sentence: AnswerSentence
+    draft: str = ""
+
+
+@dataclass(frozen=True)
+class NoticeEvent:
+    """Streaming: something the user should know now ("the language model is not answering: ...")."""
+
+    text: str
+
+
+AnswerEvent = Union[SentenceEvent, AnswerDone, TokenEvent, RetractEvent, NoticeEvent]
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,3 +271,5 @@ class Query:
     text: str
     #: The unit vector of ``text``.
     vector: "np.ndarray"
+    #: The user's earlier questions in this conversation, oldest first.
+    history: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ def _extractive(store: "Store", settings: "Settings", embedder: "Embedder") -> A
 
 #: Name -> factory of an answerer over one store version.
 ANSWERERS: dict[str, Callable[["Store", "Settings", "Embedder"], Answerer]] = {"extractive": _extractive}
+ANSWERERS["llm"] = lambda *args: __import__("rag.answering.llm", fromlist=["_"]).LLMAnswerer(*args)  # --llm
 
 
 def answerer_for(store: "Store", settings: "Settings", embedder: "Embedder") -> Answerer:
