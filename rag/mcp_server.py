@@ -116,10 +116,13 @@ class RagServer(MCPServer):
         from rag import __version__
 
         corpus = assistant.settings.corpus.name or str(assistant.settings.corpus)
+        root = logging.getLogger()
+        saved = root.handlers[:], root.level
         super().__init__("rag", version=__version__, log_level="WARNING", instructions=(
             f"Grounded answers from the articles in {corpus}. `ask` answers a question in sentences quoted "
             "from the articles, each cited to a file and its lines, or abstains when they do not say; "
             "`search` shows the passages found. Cited files are resources: read a citation's `uri`."))
+        root.handlers[:], root.level = saved  # the SDK sets up the root logger when it has no handler: not its call
         self.assistant, self.runner = assistant, run  # not `run`: MCPServer.run is its own
         self.add_tool(self.search, annotations=READ_ONLY, structured_output=True)
         self.add_tool(self.ask, annotations=READ_ONLY, structured_output=True)
