@@ -50,8 +50,11 @@ class LLMClient:
     """Streams chat completions from one endpoint; safe to share between threads."""
 
     def __init__(self, endpoint: Endpoint) -> None:
-        import httpx
-        from openai import OpenAI
+        try:
+            import httpx
+            from openai import OpenAI
+        except ImportError as e:
+            raise LLMError(f"answers from a language model need the {e.name} package: pip install 'rag[llm]'") from None
 
         self.endpoint = endpoint
         timeout = httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout,

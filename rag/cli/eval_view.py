@@ -26,13 +26,14 @@ def render_summary(console: Console, report: Report) -> None:
     from rich.table import Table
 
     from rag.evaluation import METRICS
+    from rag.evaluation.written import WRITTEN_METRICS
 
     s = report.summary
     table = Table(title=f"{s['questions']} questions ({s['answerable']} answerable, "
                         f"{s['unanswerable']} unanswerable), top-k {s['top_k']}", title_justify="left")
     for col, justify in (("metric", "left"), ("value", "right"), ("over", "left")):
         table.add_column(col, justify=justify)
-    for m in METRICS:
+    for m in METRICS + tuple(w for w in WRITTEN_METRICS if w.key in s):
         label = m.label.replace("@k", f"@{s['top_k']}")
         table.add_row(label, _fmt(s.get(m.key), m.key), m.over)
     console.print(table)

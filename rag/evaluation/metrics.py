@@ -92,6 +92,9 @@ def score(outcomes: list[Outcome], top_k: int, root: Path, run_info: dict | None
     summary["answered_when_answerable"] = _share(len(answered), len(answerable))
     summary["latency_p50_ms"] = percentile(latencies, 50)
     summary["latency_p95_ms"] = percentile(latencies, 95)
+    from rag.evaluation.written import written_summary
+
+    summary.update(written_summary(outcomes))  # rag eval --llm
     kinds = sorted({r.question.kind for r in results if r.question.kind})
     if kinds:
         summary["by_kind"] = {k: {"questions": sum(r.question.kind == k for r in results),

@@ -72,6 +72,7 @@ def run(assistant: Assistant, questions: list[Question], top_k: int | None = Non
     info = {"questions_file": str(questions_file) if questions_file else None, "model": settings.model,
             "top_k": k, "corpus": str(settings.corpus), "index": str(settings.index_dir),
             "generation": state.store.version, "abstain_threshold": settings.abstain_threshold,
+            "answerer": settings.answerer,
             "started_at": started.isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t_start, 2)}
     return score(outcomes, k, settings.corpus.parent, info)

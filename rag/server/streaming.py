@@ -18,18 +18,21 @@ from rag.errors import RagError
 from rag.rendering import SECTION_SEPARATOR, SENTENCE_SEPARATOR, Renderer
 from rag.server.errors import error_body
 from rag.server.service import Service, api_error
-from rag.types import Answer, AnswerDone, AnswerEvent, SentenceEvent
+from rag.types import Answer, AnswerDone, AnswerEvent, NoticeEvent, RetractEvent, SentenceEvent, TokenEvent
 
 log = logging.getLogger("rag")
 
 #: The answer's structured fields, sent beside the text (in ``message``, or the final ``delta``).
 ANSWER_FIELDS = ("citations", "abstained", "sentences", "body")
+#: Sent too when a language model wrote the answer (rag.answering.llm).
+WRITTEN_FIELDS = ("written_by", "removed", "notice")
 
 
 def answer_fields(answer: Answer) -> dict:
-    """``citations``, ``abstained``, ``sentences`` and ``body`` as in :meth:`Answer.to_dict`."""
+    """``citations``, ``abstained``, ``sentences`` and ``body`` as in :meth:`Answer.to_dict` (and, for
+    a written answer, ``written_by``, ``removed`` and ``notice``)."""
     d = answer.to_dict()
-    return {k: d[k] for k in ANSWER_FIELDS}
+    return {k: d[k] for k in ANSWER_FIELDS + WRITTEN_FIELDS if k in d}
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,27 @@ def rendered(events: Iterator[AnswerEvent], renderer: Renderer) -> Iterator[str 
 
     One piece per sentence (separated as :meth:`Renderer.body` separates them); an answer
     that came without sentences (an abstention) sends its body whole; then the Sources list.
+    A written answer (rag.answering.llm) sends the model's tokens as they come, each checked
+    sentence's markers after it, a visible note after a sentence it takes back, and a notice
+    before an offline answer that replaces it; its text then differs from ``answer.answer``.
     """
-    sent = False
+    sent = drafting = False
     for event in events:
-        if isinstance(event, SentenceEvent):
+        if isinstance(event, TokenEvent):
+            yield event.text
+            sent = drafting = True
+        elif isinstance(event, SentenceEvent) and drafting:
+            marks = renderer.render("markers.md.j2", sentence=event.sentence)
+            if marks:
+                yield SENTENCE_SEPARATOR + marks
+        elif isinstance(event, SentenceEvent):
             yield (SENTENCE_SEPARATOR if sent else "") + renderer.sentence(event.sentence)
             sent = True
+        elif isinstance(event, RetractEvent):
+            yield SENTENCE_SEPARATOR + renderer.render("retract.md.j2", sentence=event.sentence)
+        elif isinstance(event, NoticeEvent):
+            yield (SECTION_SEPARATOR if sent else "") + event.text + SECTION_SEPARATOR
+            sent = drafting = False
         elif isinstance(event, AnswerDone):
             answer = event.answer
             if not sent and answer.body:

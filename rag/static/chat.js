@@ -1,7 +1,8 @@
 // The chat page: sends the conversation to /v1/chat/completions with stream=true, shows the
-// answer as it arrives (a sentence at a time), then lays it out again from the structured
-// answer of the final chunk (sentences, body, citations), its [n] markers linked to
-// expandable quotes.
+// answer as it arrives (a sentence at a time, or a language model's tokens with a note after
+// each sentence it takes back), then lays it out again from the structured answer of the
+// final chunk (sentences, body, citations; removed sentences and a notice when a model wrote
+// it), its [n] markers linked to expandable quotes.
 // Plain DOM, no libraries; text is only ever set with textContent.
 "use strict";
 
@@ -65,13 +66,26 @@ function renderAnswer(target, answer, prefix) {
       target.appendChild(document.createTextNode(" "));
       target.appendChild(known.has(id) ? marker(prefix, id) : el("span", "marker", `[${id}]`));
     }
+    if (sentence.supported === false) target.appendChild(el("span", "unverified", " [unverified]"));
   });
+}
+
+// A written answer (a language model's, checked sentence by sentence): why the offline answer
+// replaced it, if it did, and the sentences taken out because no passage supports them.
+function renderChecks(box, answer) {
+  if (answer.notice) box.insertBefore(el("div", "notice", answer.notice), box.querySelector(".text"));
+  if (!answer.removed.length) return;
+  const list = el("div", "removed");
+  list.appendChild(el("div", "citations-title", "Removed: no passage supports these sentences"));
+  for (const s of answer.removed) list.appendChild(el("del", "removed-sentence", s.text));
+  box.appendChild(list);
 }
 
 // The reply's final form: the answer, then its citations as expandable quotes.
 function renderReply(box, answer) {
   const prefix = `cite-${box.dataset.turn}`;
   renderAnswer(box.querySelector(".text"), answer, prefix);
+  renderChecks(box, answer);
   if (!answer.citations.length) return;
   box.appendChild(el("div", "citations-title",
     answer.abstained ? "Nearest sources (they do not answer the question):" : "Sources:"));
@@ -156,6 +170,8 @@ async function ask(question) {
           sentences: Array.isArray(delta.sentences) ? delta.sentences : [],
           citations: Array.isArray(delta.citations) ? delta.citations : [],
           abstained: delta.abstained === true,
+          removed: Array.isArray(delta.removed) ? delta.removed : [],
+          notice: typeof delta.notice === "string" ? delta.notice : "",
         };
       }
     }
