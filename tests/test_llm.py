@@ -197,3 +197,21 @@ def test_the_key_is_never_shown_and_bad_settings_are_one_line_errors():
         Settings.load(llm_url="localhost:11434")
     with pytest.raises(SettingsError, match="remove or show"):
         Settings.load(unverified="hide")
+
+
+def test_the_terminal_shows_tokens_markers_and_retractions(store):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from rag.cli.stream_view import print_stream
+    from rag.rendering import Renderer
+
+    with ScriptedModel(reply=f"{TRUE} {INVENTED}") as model:
+        answerer, query, hits = ask(store, model.url)
+        console = Console(file=StringIO(), width=200, color_system=None)
+        answer = print_stream(console, Renderer(), answerer.stream(query, hits))
+    shown = console.file.getvalue()
+    assert answer is not None and answer.sentences[0].text == TRUE
+    assert shown.index(TRUE) < shown.index("[1]") < shown.index(INVENTED) < shown.index("[removed:")
+    assert "Sources:" in shown and "notes/bridge.txt" in shown
