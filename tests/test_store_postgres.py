@@ -360,3 +360,18 @@ def test_character_bm25_over_candidates_ranks_as_exact_search_does(postgres_url,
     candidates = PostgresBackend(postgres_url, exact_chars_up_to=0).open()
     for query in ("quokka shelters", "the coppper commet", "glaciers near the canyon"):
         assert candidates.lexical(query, 5, "chars") == exact.lexical(query, 5, "chars")
+
+
+def test_term_counts_moved_forward_by_a_commit_equal_counts_made_afresh(postgres_url, tmp_path):
+    corpus = make_corpus(tmp_path / "corpus", 6)
+    settings = settings_for(postgres_url, corpus)
+    backend = PostgresBackend(postgres_url)
+    indexing.build(settings, FakeEmbedder(), backend=backend)
+    words = lambda texts: [t.lower().split() for t in texts]
+    backend.open().term_frequencies("w", words)  # counted once, then moved forward below
+    (corpus / "doc001.txt").write_text("A new text about zebras.\n", encoding="utf-8")
+    (corpus / "doc002.txt").unlink()
+    indexing.build(settings, FakeEmbedder(), backend=backend)
+    moved = backend.open().term_frequencies("w", words)
+    fresh = PostgresBackend(postgres_url).open().term_frequencies("w", words)
+    assert moved == fresh and moved[1]["zebras."] == 1 and moved[0] == backend.manifest()["counts"]["chunks"]
