@@ -58,7 +58,7 @@ def offline(store, question: str = QUESTION):
 
 # -- text -------------------------------------------------------------------------------------
 def test_markers_are_read_and_stripped():
-    assert markers("It opened in 1961 [2]. Also [1, 3][2]") == (2, 1, 3)
+    assert markers("It opened in 1961 [2]. Also [1, 3][2] [Passage 4]") == (2, 1, 3, 4)
     assert strip_markers("It opened in 1961 [2].") == "It opened in 1961."
     text = "It opened in 1961.[1] It carries the A38. [2] Then"
     spans = [text[s:e] for s, e in split_sentences(text)]

@@ -16,7 +16,6 @@ passages it cites, or, citing none or the wrong one, against every retrieved pas
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from rag.analysis import content_terms
@@ -31,8 +30,12 @@ from rag.answering.verify import (
 )
 from rag.types import AnswerEvent, AnswerSentence, Citation, Hit, RetractEvent, SentenceEvent, TokenEvent
 
-#: Text with something in it besides markers, brackets and spaces.
-REAL = re.compile(r"[^\s\[\]\d,;]")
+
+def _has_text(piece: str) -> bool:
+    """Whether ``piece`` has something besides markers (whole or still being written) and spaces."""
+    rest = strip_markers(piece)
+    held = PARTIAL_MARKER.search(rest)
+    return bool((rest[:held.start()] if held else rest).strip())
 
 
 @dataclass
@@ -59,7 +62,7 @@ class Draft:
         self.raw += piece
         spans = split_sentences(self.raw[self._settled:])
         complete = spans[:-1]
-        if spans and not REAL.search(self.raw[self._settled + spans[-1][0]:]):
+        if spans and not _has_text(self.raw[self._settled + spans[-1][0]:]):
             complete = spans[:-2]  # the last piece may be a marker still being written
         events: list[AnswerEvent] = []
         for _, end in complete:

@@ -30,10 +30,10 @@ from rag.types import Hit, Sentence
 if TYPE_CHECKING:
     import numpy as np
 
-#: A citation marker as models write them: [1], [2, 3], [1][2] (each bracket on its own).
-MARKER = re.compile(r"\s*\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+#: A citation marker as models write them: [1], [2, 3], [1][2] (each bracket on its own), [Passage 1].
+MARKER = re.compile(r"\s*\[(?:[Pp]assages?\s*)?(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 #: What a marker may look like before it is complete: held back from a stream until it is.
-PARTIAL_MARKER = re.compile(r"\s*(\[[\d\s,;]{0,12})?$")
+PARTIAL_MARKER = re.compile(r"\s*(\[(?:[Pp](?:a(?:s(?:s(?:a(?:g(?:e(?:s)?)?)?)?)?)?)?\s*)?[\d\s,;]{0,12})?$")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NAME = re.compile(r"\b[A-Z][\w'’-]*")
 WORD = re.compile(r"[\w'’-]+")
@@ -93,7 +93,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     _, offsets = blingfire.text_to_sentences_and_offsets(text)
     spans: list[list[int]] = []
     for start, end in offsets:
-        lead = re.match(r"(?:\s*\[[\d\s,;]+\])+", text[start:end])
+        lead = re.match(r"(?:\s*\[(?:[Pp]assages?\s*)?[\d\s,;]+\])+", text[start:end])
         if lead and spans:  # markers that open a piece close the sentence before
             spans[-1][1] = start + lead.end()
             start += lead.end()
