@@ -81,6 +81,8 @@ class PostgresWriter:
     def _commit(self, conn, manifest: dict[str, Any], claimed) -> str:
         meta = {k: v for k, v in manifest.items() if k not in PER_FILE}
         meta["bm25"] = {"k1": self.backend.k1, "b": self.backend.b, "tokens": sorted(TOKENISERS)}
+        texts = [c.text for cs, *_ in self.groups.values() for c in cs]
+        terms = {kind: TOKENISERS[kind](texts) for kind in TOKENISERS}  # before the lock other writers wait on
         row = conn.execute("SELECT version, meta FROM rag_state FOR UPDATE").fetchone()
         old_meta = row[1] if row else {}
         changed = [k for k in FINGERPRINT if k in old_meta and old_meta.get(k) != meta.get(k)]
@@ -96,7 +98,7 @@ class PostgresWriter:
         else:
             totals = _totals(conn, number - 1)
             _end_rows(conn, None if self.full else sorted(self.deleted | set(self.groups)), number, totals)
-        self._insert(conn, number, totals, manifest)
+        self._insert(conn, number, totals, manifest, terms)
         if row is None:
             conn.execute("INSERT INTO rag_state (version, meta) VALUES (%s, %s)", (number, json.dumps(meta)))
         else:
@@ -109,10 +111,9 @@ class PostgresWriter:
         _collect_garbage(conn)
         return f"v{number}"
 
-    def _insert(self, conn, number: int, totals: "_Totals", manifest: dict[str, Any]) -> None:
-        chunks = [(source, c) for source, (cs, *_rest) in self.groups.items() for c in cs]
-        terms = {kind: TOKENISERS[kind]([c.text for _, c in chunks]) for kind in TOKENISERS}
-        totals.chunks += len(chunks)
+    def _insert(self, conn, number: int, totals: "_Totals", manifest: dict[str, Any],
+                terms: dict[str, list[list[str]]]) -> None:
+        totals.chunks += sum(len(g[0]) for g in self.groups.values())
         totals.sentences += sum(len(g[1]) for g in self.groups.values())
         for kind in TOKENISERS:
             totals.lengths[kind] += sum(len(t) for t in terms[kind])
