@@ -109,7 +109,7 @@ def test_two_workers_share_the_work_and_build_what_one_would(postgres_url, tmp_p
     reports = [None, None]
 
     def worker(n: int) -> None:
-        reports[n] = indexing.build(settings_for(postgres_url, corpus), SlowEmbedder(),
+        reports[n] = indexing.build(settings_for(postgres_url, corpus), SlowEmbedder(0.2),
                                     backend=PostgresBackend(postgres_url))
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(2)]
@@ -204,6 +204,11 @@ def test_a_server_reads_while_indexing_runs(postgres_url, tmp_path):
                 (corpus / f"doc{n:03d}.txt").write_text(f"Round {round_}: a quokka shelters near the copper "
                                                         f"comet {n}.\n\nIt was seen again.\n", encoding="utf-8")
             indexing.build(settings, SlowEmbedder(0.01), backend=PostgresBackend(postgres_url))
+        last = PostgresBackend(postgres_url).current_version()
+        for _ in range(100):  # until the reader has switched to the last version too
+            if last in versions or problems:
+                break
+            time.sleep(0.1)
     finally:
         done.set()
         thread.join(30)

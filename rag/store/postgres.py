@@ -199,8 +199,8 @@ class PostgresBackend:
         self.db = Database(url, ef_search=ef_search)
         self.k1, self.b = k1, b
         self.exact_chars_up_to = exact_chars_up_to
-        self._counts: dict[str, tuple[int, int, dict[str, int]]] = {}  # name -> (version, chunks, counts)
-        self._counts_lock = threading.Lock()
+        self.counts: dict[str, tuple[int, int, dict[str, int]]] = {}  # name -> (version, chunks, counts)
+        self.counts_lock = threading.Lock()
 
     @property
     def where(self) -> str:
@@ -276,49 +276,12 @@ class PostgresBackend:
         with self.db.connection() as conn:
             return conn.execute("SELECT count(*) FROM rag_queue WHERE source = ANY(%s)", (sources,)).fetchone()[0]
 
-    # -- term counts kept per process --------------------------------------------------------
     def term_counts(self, store: PostgresStore, name: str, analyse: Analyser) -> tuple[int, dict[str, int]]:
-        """Counts at ``store``'s version: the last ones this process made, moved forward by the
-        chunks added and removed since, or counted afresh."""
-        with self._counts_lock:
-            had = self._counts.get(name)
-        n = store.manifest["counts"]["chunks"]
-        if had is not None and had[0] == store.number:
-            return had[1], had[2]
-        if had is not None and had[0] < store.number and self._retained(had[0]):
-            counts = dict(had[2])
-            since = {"v0": had[0]}
-            for texts, sign in ((store.texts(f"valid_from > %(v0)s AND {visible()}", **since), 1),
-                                (store.texts("valid_to > %(v0)s AND valid_to <= %(v)s AND valid_from <= %(v0)s",
-                                             **since), -1)):
-                for batch in texts:
-                    _count(counts, analyse(batch), sign)
-        else:
-            counts = {}
-            for batch in store.texts(visible()):
-                _count(counts, analyse(batch), 1)
-        with self._counts_lock:
-            if name not in self._counts or self._counts[name][0] < store.number:
-                self._counts[name] = (store.number, n, counts)
-        return n, counts
+        from rag.store.postgres_terms import term_counts
 
-    def _retained(self, number: int) -> bool:
-        """Whether the rows replaced after version ``number`` are still kept."""
-        with self.db.connection() as conn:
-            oldest = conn.execute("SELECT min(version) FROM rag_versions").fetchone()[0]
-        return oldest is not None and number >= oldest
+        return term_counts(self, store, name, analyse)
 
 
 def _array(value):
     """A vector as the binary loader gives it (pgvector's Vector) or as a list."""
     return value.to_numpy() if hasattr(value, "to_numpy") else value
-
-
-def _count(counts: dict[str, int], docs: list[list[str]], sign: int) -> None:
-    for terms in docs:
-        for t in set(terms):
-            left = counts.get(t, 0) + sign
-            if left:
-                counts[t] = left
-            else:
-                counts.pop(t, None)
