@@ -7,7 +7,8 @@ What is made (seeded, so every run makes the same):
 - vectors: 384 numbers (MiniLM's size), clustered as real embeddings are: 1,000 random unit
   centroids, each chunk its centroid plus Gaussian noise of the same norm, normalised (cosine
   within a cluster about 0.5). Uniform random vectors would make HNSW look worse than it is.
-- text: 60 words a chunk from a 50,000-word vocabulary of made-up words (syllables), drawn with
+- text: 60 words a chunk from a 50,000-word vocabulary of made-up words (one to three of
+  1,856 syllables such as "stoun" or "brack"), drawn with
   Zipf's law (exponent 1.1), plus three of the chunk's cluster's five topic words; one
   sentence a chunk; 1,000 chunks a file.
 - queries: 200 new points of the same clusters; their text two topic words and two others.
@@ -46,7 +47,9 @@ from rag.store.postgres_writer import PostgresWriter  # noqa: E402
 from rag.types import Chunk, Sentence  # noqa: E402
 
 DIM, CLUSTERS, VOCAB, WORDS, PER_FILE, FILES_PER_COMMIT = 384, 1000, 50_000, 60, 1000, 25
-SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+ONSETS = "b d f g h k l m n p r s t v w z br cr dr fl gr pl pr sh st th tr ch sp".split()
+SYLLABLES = [o + v + c for o in ONSETS for v in ("a", "e", "i", "o", "u", "ai", "ea", "ou")
+             for c in ("", "n", "r", "s", "t", "l", "m", "ck")]
 
 
 def vocabulary() -> list[str]:
@@ -54,7 +57,7 @@ def vocabulary() -> list[str]:
     words: list[str] = []
     seen = set()
     while len(words) < VOCAB:
-        w = "".join(SYLLABLES[i] for i in rng.integers(0, len(SYLLABLES), rng.integers(2, 5)))
+        w = "".join(SYLLABLES[i] for i in rng.integers(0, len(SYLLABLES), rng.integers(1, 4)))
         if w not in seen:
             seen.add(w)
             words.append(w)
