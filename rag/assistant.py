@@ -192,7 +192,9 @@ class Assistant:
     def _warm(self, state: State) -> None:
         """Build a state's lazy tables (BM25, term counts) with one throwaway search."""
         query = self._query("warm up", [])
-        state.answerer.answer(query, state.retriever.search(query.text, query.vector, 1))
+        hits = state.retriever.search(query.text, query.vector, 1)
+        # An answerer may warm up without its dear part (a language model is not asked "warm up").
+        getattr(state.answerer, "warm_up", state.answerer.answer)(query, hits)
 
     # -- asking ---------------------------------------------------------------------------
     def search(self, query: str, top_k: int | None = None) -> list[Hit]:

@@ -89,3 +89,10 @@ def test_serve_answers_whole_with_the_llm(llm_server):
     data = r.json()
     assert r.status_code == 200 and [s["text"] for s in data["sentences"]] == [TRUE]
     assert data["removed"][0]["text"] == INVENTED
+
+
+def test_warming_up_does_not_ask_the_model(seed_settings, seed_index_dir, make_assistant):
+    with ScriptedModel(reply=TRUE) as model:
+        assistant = make_assistant(seed_settings.replace(answerer="llm", llm_url=model.url))
+        assistant.warm_up()  # what rag serve does at start: no request to a (maybe paid) endpoint
+        assert model.requests == []

@@ -71,6 +71,11 @@ class LLMAnswerer:
     def rank(self, query: Query, hits: list[Hit]) -> list[Hit]:
         return self.offline.rank(query, hits)
 
+    def warm_up(self, query: Query, hits: list[Hit]) -> None:
+        """The offline answerer's tables and the verifier's encoder, without asking the model anything."""
+        self.offline.answer(query, hits)
+        self.verifier.encode(query.text)
+
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[AnswerEvent]:
         """Tokens as they come, each sentence's verdict, then the answer (see the module's doc)."""
         if self.client is None or not hits:
