@@ -96,3 +96,21 @@ def test_warming_up_does_not_ask_the_model(seed_settings, seed_index_dir, make_a
         assistant = make_assistant(seed_settings.replace(answerer="llm", llm_url=model.url))
         assistant.warm_up()  # what rag serve does at start: no request to a (maybe paid) endpoint
         assert model.requests == []
+
+
+def test_eval_llm_reports_removed_sentences_citation_support_and_recall(run_rag, seed_settings, seed_index_dir,
+                                                                       tmp_path):
+    questions = tmp_path / "two.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": QUESTION, "sources": ["000_5f02ec8ebbba9bda.txt"],
+                    "facts": [["integrated care system"]], "answerable": True}) + "\n"
+        + json.dumps({"id": "b", "question": "What is the capital of Peru?", "sources": [], "facts": [],
+                      "answerable": False}) + "\n", encoding="utf-8")
+    with ScriptedModel(reply=f"{TRUE} {INVENTED}") as model:
+        proc = run_rag("eval", "--llm", "--questions", str(questions), "--json", corpus=seed_settings.corpus,
+                       index=seed_index_dir, env={"RAG_LLM_URL": model.url})
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["written"] == 2 and summary["citation_support"] == 1.0
+    assert 0 < summary["sentences_removed"] < 1 and summary["citation_recall"] == 0.0  # the model wrote no markers
+    assert summary["quote_validity"] == 1.0
