@@ -281,12 +281,28 @@ def test_another_model_is_refused_unless_rebuilt(postgres_url, tmp_path):
     assert len(report.embedded) == 3 and backend.manifest()["dim"] == 32
 
 
+#: The roles of the README's section on PostgreSQL, word for word.
+ROLES_SQL = """\
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE ROLE rag_writer LOGIN PASSWORD '...';
+GRANT CONNECT ON DATABASE rag TO rag_writer;
+GRANT CREATE, USAGE ON SCHEMA public TO rag_writer;
+CREATE ROLE rag_reader LOGIN PASSWORD '...';
+GRANT CONNECT ON DATABASE rag TO rag_reader;
+GRANT USAGE ON SCHEMA public TO rag_reader;
+-- every table the writer creates, now or after a --rebuild, is readable by the reader:
+ALTER DEFAULT PRIVILEGES FOR ROLE rag_writer IN SCHEMA public GRANT SELECT ON TABLES TO rag_reader;
+"""
+
+
 def test_the_readme_roles_a_writer_indexes_and_a_reader_serves_but_cannot_index(postgres_url, tmp_path):
     """The roles the README shows, set up with its statements."""
     import psycopg
 
     readme = (TESTS.parent / "README.md").read_text(encoding="utf-8")
-    sql = readme.split("these statements):\n\n```sql\n", 1)[1].split("```", 1)[0]
+    if "## A shared store: PostgreSQL" in readme:
+        assert ROLES_SQL in readme  # the README shows what this test runs
+    sql = ROLES_SQL
     database = postgres_url.rsplit("/", 1)[1].split("?")[0]
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         for role in ("rag_reader", "rag_writer"):
