@@ -23,10 +23,9 @@ def bm25s() -> ModuleType:
     import; a second thread importing one of them at that moment would fail, so this is
     done only while the process has a single thread (a CLI run). Otherwise a plain import.
     """
-    module = sys.modules.get("bm25s")
-    if module is not None:
-        return module
-    if threading.active_count() > 1:
+    if "bm25s" in sys.modules or threading.active_count() > 1:
+        # A plain import: it waits for another thread's import of bm25s to finish, where
+        # returning sys.modules["bm25s"] could hand out a half-initialised module.
         import bm25s as module
 
         return module

@@ -69,6 +69,9 @@ class Settings:
     char_weight: float = 0.25
     #: Support below this calibrated score is not enough to answer (see benchmarks/calibrate.py).
     abstain_threshold: float = 0.332
+    #: The ``reader`` answerer's threshold on its model's best probability, fitted on held-out
+    #: articles and the seeds' development set (benchmarks/reader_calibration.py).
+    reader_threshold: float = 0.69
     max_answer_sentences: int = 3
     max_question_chars: int = 2000
     #: Embed every sentence at index time, so answers pick sentences without encoding them.

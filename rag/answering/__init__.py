@@ -21,8 +21,16 @@ def _extractive(store: "Store", settings: "Settings", embedder: "Embedder") -> A
                               max_sentences=settings.max_answer_sentences, encode=embedder.encode)
 
 
+def _reader(store: "Store", settings: "Settings", embedder: "Embedder") -> Answerer:
+    from rag.answering.learned import ReaderAnswerer
+
+    return ReaderAnswerer(store, threshold=settings.reader_threshold,
+                          max_sentences=settings.max_answer_sentences, encode=embedder.encode)
+
+
 #: Name -> factory of an answerer over one store version.
-ANSWERERS: dict[str, Callable[["Store", "Settings", "Embedder"], Answerer]] = {"extractive": _extractive}
+ANSWERERS: dict[str, Callable[["Store", "Settings", "Embedder"], Answerer]] = {
+    "extractive": _extractive, "reader": _reader}
 ANSWERERS["llm"] = lambda *args: __import__("rag.answering.llm", fromlist=["_"]).LLMAnswerer(*args)  # --llm
 
 

@@ -28,6 +28,10 @@ IndexOpt = typer.Option(None, "--index", help="Index folder [RAG_INDEX_DIR; defa
 ModelOpt = typer.Option(None, "--model", help="sentence-transformers model name or path [RAG_MODEL]")
 TopKOpt = typer.Option(None, "--top-k", "-k", help="Passages to retrieve [RAG_TOP_K; default 5]")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON object (see CONTRACT.md)")
+LlmOpt = typer.Option(False, "--llm", help="Have the language model at RAG_LLM_URL write the answer; every sentence "
+                      "is checked against what it cites")
+UnverifiedOpt = typer.Option(None, "--unverified", help="With --llm: remove (default) or show a sentence no passage "
+                             "supports [RAG_UNVERIFIED]")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -101,8 +105,12 @@ def _assistant(corpus: Optional[Path] = None, index: Optional[Path] = None, mode
 
 
 @app.callback()
-def main_options(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log output on stderr")) -> None:
+def main_options(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log output on stderr"),
+                 store: Optional[str] = typer.Option(None, "--store", help="Where the index lives: local, or a "
+                                                     "postgresql:// URL [RAG_STORE]")) -> None:
     _setup_logging(verbose)
+    if store:  # for every command, and for the worker processes `rag serve` starts
+        os.environ["RAG_STORE"] = store
 
 
 @app.command()
@@ -125,7 +133,7 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every 
     report = assistant.index(rebuild=rebuild, progress=show, on_file=reading if show else None)
     err.print(f"indexed {report.files} files: {len(report.embedded)} embedded, {len(report.reused)} unchanged, "
               f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
-              f"in {report.seconds:.1f}s -> {assistant.settings.index_dir / report.generation}")
+              f"in {report.seconds:.1f}s -> {_target(assistant, report.generation)}")
 
 
 @app.command()
@@ -133,10 +141,16 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every 
 def ask(question: str = typer.Argument(..., help="The question, in plain English"),
         top_k: Optional[int] = TopKOpt, as_json: bool = JsonOpt,
         corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
-        model: Optional[str] = ModelOpt) -> None:
+        model: Optional[str] = ModelOpt, llm: bool = LlmOpt, unverified: Optional[str] = UnverifiedOpt) -> None:
     """Answer a question from the articles, citing file and lines, or say they don't say."""
-    assistant = _assistant(corpus, index, model)
+    assistant = _assistant(corpus, index, model, **_llm(llm, unverified))
+    if _streams(assistant, as_json):
+        from rag.cli.stream_view import print_stream
+
+        print_stream(out, assistant.renderer, assistant.stream(question, top_k=top_k))
+        return
     answer = assistant.ask(question, top_k=top_k)
+    _notice(answer)
     if as_json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -161,11 +175,12 @@ def search(query: str = typer.Argument(..., help="What to look for"), top_k: Opt
 @app.command()
 @command
 def chat(top_k: Optional[int] = TopKOpt, corpus: Optional[Path] = CorpusOpt,
-         index: Optional[Path] = IndexOpt, model: Optional[str] = ModelOpt) -> None:
+         index: Optional[Path] = IndexOpt, model: Optional[str] = ModelOpt, llm: bool = LlmOpt,
+         unverified: Optional[str] = UnverifiedOpt) -> None:
     """Ask questions in a loop; a follow-up may lean on the previous question."""
     from rag.errors import RagError
 
-    assistant = _assistant(corpus, index, model)
+    assistant = _assistant(corpus, index, model, **_llm(llm, unverified))
     assistant.state()
     history: list[str] = []
     err.print("Ask about the articles. An empty line or Ctrl-D ends the chat.")
@@ -177,11 +192,19 @@ def chat(top_k: Optional[int] = TopKOpt, corpus: Optional[Path] = CorpusOpt,
         if not question.strip() or question.strip().lower() in {"exit", "quit", ":q"}:
             break
         try:
+            if _streams(assistant, False):
+                from rag.cli.stream_view import print_stream
+
+                print_stream(out, assistant.renderer, assistant.stream(question, top_k=top_k, history=history))
+                history.append(question)
+                out.print()
+                continue
             answer = assistant.ask(question, top_k=top_k, history=history)
         except RagError as e:
             _error(e)
             continue
         history.append(question)
+        _notice(answer)
         _print_answer(assistant, answer)
         out.print()
 
@@ -210,7 +233,7 @@ def eval_(questions: Optional[Path] = typer.Option(None, "--questions", "-q",
           fail_under: Optional[list[str]] = typer.Option(
               None, "--fail-under", help="METRIC=VALUE: exit non-zero when METRIC is below VALUE (repeatable)"),
           corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
-          model: Optional[str] = ModelOpt) -> None:
+          model: Optional[str] = ModelOpt, llm: bool = LlmOpt, unverified: Optional[str] = UnverifiedOpt) -> None:
     """Run a question set through the same path as `ask` and score retrieval, answers and abstention."""
     from rag import evaluation as ev
     from rag.cli import eval_view as view
@@ -221,7 +244,8 @@ def eval_(questions: Optional[Path] = typer.Option(None, "--questions", "-q",
         raise ev.EvalError(f"no question set given and the default {path} does not exist: pass --questions FILE")
     question_set = ev.load_questions(path)
     old = ev.load_report(baseline) if baseline else None
-    assistant = _assistant(corpus, index, model)
+    assistant = _assistant(corpus, index, model, **_llm(llm, unverified))
+    _need_endpoint(assistant.settings)
     show = err.is_terminal or bool(os.environ.get("RAG_PROGRESS"))
     with view.progress_bar(err, enabled=show) as progress:
         report = ev.run(assistant, question_set, top_k=top_k, progress=progress, questions_file=path)
@@ -247,7 +271,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to liste
           port: int = typer.Option(8000, "--port", help="Port to listen on"),
           workers: int = typer.Option(1, "--workers", help="Server processes, each loading the model"),
           corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
-          model: Optional[str] = ModelOpt) -> None:
+          model: Optional[str] = ModelOpt, llm: bool = LlmOpt, unverified: Optional[str] = UnverifiedOpt) -> None:
     """Serve answers over HTTP: an OpenAI-compatible API, JSON endpoints and a chat page [RAG_API_KEY]."""
     from rag.errors import RagError
     from rag.settings import Settings
@@ -256,7 +280,55 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Address to liste
         from rag.server import run
     except ImportError as e:
         raise RagError(f"rag serve needs its extra packages ({e.name} is missing): pip install -e '.[serve]'") from None
-    run(Settings.load(corpus=corpus, index_dir=index, model=model), host=host, port=port, workers=workers)
+    settings = Settings.load(corpus=corpus, index_dir=index, model=model, **_llm(llm, unverified))
+    _need_endpoint(settings)
+    run(settings, host=host, port=port, workers=workers)
+
+
+@app.command("mcp")
+@command
+def mcp_(corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
+         model: Optional[str] = ModelOpt) -> None:
+    """Serve the articles to MCP clients (desktop assistants, IDEs) over stdio: tools search and ask, files as
+    resources."""
+    from rag.errors import RagError
+    from rag.settings import Settings
+
+    try:
+        from rag.mcp_server import run_stdio
+    except ImportError as e:
+        raise RagError(f"rag mcp needs the mcp package ({e.name} is missing): pip install -e '.[mcp]'") from None
+    run_stdio(Settings.load(corpus=corpus, index_dir=index, model=model))
+
+
+def _target(assistant, generation: str) -> str:
+    """Where an index was written: the local generation folder, or the store (never its password)."""
+    where = getattr(assistant.backend, "where", None)
+    return f"{where} ({generation})" if where else str(assistant.settings.index_dir / generation)
+
+
+def _llm(llm: bool, unverified: Optional[str]) -> dict:
+    """Settings overrides for ``--llm`` and ``--unverified``."""
+    return {"answerer": "llm" if llm else None, "unverified": unverified}
+
+
+def _need_endpoint(settings) -> None:
+    from rag.cli.stream_view import need_endpoint
+
+    need_endpoint(settings)
+
+
+def _streams(assistant, as_json: bool) -> bool:
+    """Whether to show a written answer as it streams: a person is watching, and a model writes it."""
+    _need_endpoint(assistant.settings)
+    return not as_json and out.is_terminal and assistant.settings.answerer == "llm"
+
+
+def _notice(answer) -> None:
+    if answer.notice:  # why a model's answer was replaced by the offline one
+        from rag.cli.render import safe
+
+        err.print(safe(answer.notice), style="yellow", markup=False, highlight=False)
 
 
 def _print_answer(assistant, answer) -> None:

@@ -1,0 +1,67 @@
+"""What the reader reads: the candidate sentences of the retrieved passages, a shortlist of
+them, and each one's previous sentence.
+
+Shared by the answerer and by training/reader_data.py, so the model is trained on exactly
+the candidates and context it sees in use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rag.analysis import content_terms
+from rag.store.base import Store
+from rag.types import Hit, Sentence
+
+#: Shorter sentences are fragments (a byline, a lone heading word), not answers.
+MIN_WORDS = 4
+#: Reciprocal-rank constant of :func:`shortlist`.
+RRF_K = 10
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def answer_like(s: Sentence) -> bool:
+    """Questions, fragments and a Word heading itself do not answer anything."""
+    return (not s.text.rstrip().endswith("?") and len(s.text.split()) >= MIN_WORDS
+            and not (s.section and s.text == " ".join(s.section.split())))
+
+
+def candidates(store: Store, hits: list[Hit]) -> list[Sentence]:
+    """Every answer-like sentence of ``hits``, once, in the order the passages were found."""
+    seen: dict[str, Sentence] = {}
+    for hit in hits:
+        for s in store.sentences(hit.id):
+            if s.id not in seen and answer_like(s):
+                seen[s.id] = s
+    return list(seen.values())
+
+
+def context_of(store: Store, s: Sentence) -> str:
+    """The sentence before ``s`` in its document: what its "he" or "this" refers to."""
+    return next((n.text for n in store.neighbours(s.id) if n.start < s.start), "")
+
+
+def shortlist(question: str, texts: list[str], cosines: "np.ndarray", n: int) -> list[int]:
+    """Indices of the ``n`` candidates the reader reads, best first.
+
+    Reading costs about 3 ms a sentence, so the reader sees the ``n`` best by reciprocal-rank
+    fusion of meaning (cosine to the question) and wording (question terms the sentence
+    contains). On held-out SQuAD articles the top 8 hold the answer for 95.5% of the
+    questions whose passages hold it at all in 96.8% (cosine alone: 93.6%).
+    """
+    asked = set(content_terms([question])[0])
+    overlap = [len(asked & set(t)) for t in content_terms(texts)]
+    by_meaning = _ranks([float(c) for c in cosines])
+    by_words = _ranks([float(o) for o in overlap])
+    fused = [1 / (RRF_K + a) + 1 / (RRF_K + b) for a, b in zip(by_meaning, by_words)]
+    return sorted(range(len(texts)), key=lambda i: (-fused[i], i))[:n]
+
+
+def _ranks(values: list[float]) -> list[int]:
+    order = sorted(range(len(values)), key=lambda i: (-values[i], i))
+    ranks = [0] * len(values)
+    for r, i in enumerate(order):
+        ranks[i] = r
+    return ranks

