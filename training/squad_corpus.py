@@ -91,4 +91,4 @@ def answer_offsets(article: dict, qa: QA) -> list[int]:
     raw = article["paragraphs"][qa.paragraph]["context"]
     base = paragraph_offsets(article)[qa.paragraph]
     lead = len(raw) - len(raw.lstrip())
-    return [base + len(clean(raw[:o]) + (" " if o > lead and raw[o - 1].isspace() else "")) - 0 for o in qa.offsets]
+    return [base + len(clean(raw[:o]) + (" " if o > lead and raw[o - 1].isspace() else "")) for o in qa.offsets]
