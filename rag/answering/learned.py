@@ -49,10 +49,6 @@ class Scored:
     sentence: Sentence
     probability: float  # the reader's: that this sentence answers the question
 
-    @property
-    def evidence(self) -> float:
-        return self.probability
-
 
 class ReaderAnswerer:
     """Quotes the sentences of one store version that the reader judges to answer."""
@@ -199,11 +195,11 @@ class ReaderAnswerer:
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of every term over the store's passages, once per version."""
-        if self._idf_table is None:
-            n, counts = self.store.term_frequencies("content", content_terms)
-            with self._lock:
+        with self._lock:
+            if self._idf_table is None:
+                n, counts = self.store.term_frequencies("content", content_terms)
                 self._idf_table = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in counts.items()}
-        return self._idf_table
+            return self._idf_table
 
 
 def _citation(n: int, s: Sentence, probability: float) -> Citation:
