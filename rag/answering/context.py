@@ -7,11 +7,11 @@ the candidates and context it sees in use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from rag.analysis import content_terms
 from rag.store.base import Store
-from rag.types import Hit, Sentence
+from rag.types import Citation, Hit, Sentence
 
 #: Shorter sentences are fragments (a byline, a lone heading word), not answers.
 MIN_WORDS = 4
@@ -65,3 +65,16 @@ def _ranks(values: list[float]) -> list[int]:
     for r, i in enumerate(order):
         ranks[i] = r
     return ranks
+
+
+def sentence_vectors(store: Store, sentences: list[Sentence],
+                     encode: Callable[[list[str]], "np.ndarray"] | None) -> "np.ndarray":
+    """The sentences' vectors: the store's when it keeps them, else ``encode``'s."""
+    vectors = store.sentence_vectors([s.id for s in sentences])
+    return vectors if vectors is not None else encode([s.text for s in sentences])
+
+
+def citation(n: int, s: Sentence, score: float) -> Citation:
+    """Citation ``n``: sentence ``s`` quoted verbatim where it stands, with its score."""
+    return Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line, quote=s.text,
+                    score=round(score, 4), page=s.page, section=s.section or None)

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from rag.analysis import content_terms
+from rag.answering.context import answer_like, citation, sentence_vectors
 from rag.answering.features import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Features, QueryTerms
 from rag.answering.kinds import NAME, gives, kinds_asked
 from rag.store.base import Store
-from rag.types import Answer, AnswerDone, AnswerEvent, AnswerSentence, Citation, Hit, Query, Sentence, SentenceEvent
+from rag.types import Answer, AnswerDone, AnswerEvent, AnswerSentence, Hit, Query, Sentence, SentenceEvent
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,7 +33,6 @@ NEIGHBOUR_GAIN = 0.1
 FOLLOW_UP_COVERAGE = 0.5
 #: Sentences this similar to one already chosen add nothing.
 REDUNDANT_COSINE = 0.9
-MIN_WORDS = 4
 #: A name in more than this share of the passages is what the collection is about ("GP",
 #: "NHS" in the seeds), not what tells one answer from another: missing it is no penalty.
 #: Anywhere from 0.15 to 0.4 gave the same development-set figures (benchmarks/RESULTS.md).
@@ -73,7 +73,7 @@ class ExtractiveAnswerer:
         chosen = self._choose(scored, query.text)
         if query.text != query.question and not self._covers_own_words(query.question, chosen):
             return self._abstain(query.question, scored, support)
-        citations = tuple(_citation(n, s, e) for n, (s, e) in enumerate(chosen, 1))
+        citations = tuple(citation(n, s, e) for n, (s, e) in enumerate(chosen, 1))
         sentences = tuple(AnswerSentence(text=c.quote, citations=(c.id,)) for c in citations)
         return Answer(question=query.question, abstained=False, sentences=sentences, citations=citations,
                       support=support)
@@ -126,7 +126,7 @@ class ExtractiveAnswerer:
             for s in self.store.sentences(hit.id):
                 candidates.setdefault(s.id, s)
                 passage_cov[s.id] = max(passage_cov.get(s.id, 0.0), cov)
-        sentences = [s for s in candidates.values() if _answer_like(s)]
+        sentences = [s for s in candidates.values() if answer_like(s)]
         if not sentences:
             return []
         cosines = self._sentence_vectors(sentences) @ np.asarray(vector, dtype=np.float32)
@@ -189,7 +189,7 @@ class ExtractiveAnswerer:
         base = self._terms([s])[0]
         have = terms.coverage(base) if terms else 0.0
         for n in self.store.neighbours(s.id):
-            if _answer_like(n) and (
+            if answer_like(n) and (
                     any(gives(k, n.text, query, lowercase) for k in lacking)
                     or terms and terms.coverage(base | self._terms([n])[0]) - have >= NEIGHBOUR_GAIN):
                 return sorted([s, n], key=lambda x: x.start)
@@ -202,7 +202,7 @@ class ExtractiveAnswerer:
                 nearest.append(s)
             if len(nearest) == 3:
                 break
-        citations = tuple(_citation(n, s.sentence, s.evidence) for n, s in enumerate(nearest, 1))
+        citations = tuple(citation(n, s.sentence, s.evidence) for n, s in enumerate(nearest, 1))
         return Answer(question=question, abstained=True, sentences=(), citations=citations, support=support)
 
     # -- what the store knows -------------------------------------------------------------
@@ -219,8 +219,7 @@ class ExtractiveAnswerer:
         return set().union(*self._terms(self.store.neighbours(s.id)))
 
     def _sentence_vectors(self, sentences: list[Sentence]) -> "np.ndarray":
-        vectors = self.store.sentence_vectors([s.id for s in sentences])
-        return vectors if vectors is not None else self.encode([s.text for s in sentences])
+        return sentence_vectors(self.store, sentences, self.encode)
 
     def _similarity(self, a: Sentence, b: Sentence) -> float:
         va, vb = self._sentence_vectors([a, b])
@@ -250,17 +249,7 @@ class ExtractiveAnswerer:
         return value
 
 
-def _citation(n: int, s: Sentence, evidence: float) -> Citation:
-    return Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line, quote=s.text,
-                    score=round(evidence, 4), page=s.page, section=s.section or None)
-
 
 def _lowercase_words(texts: list[str]) -> list[list[str]]:
     return [re.findall(r"\b[a-z]+\b", t) for t in texts]
 
-
-def _answer_like(s: Sentence) -> bool:
-    """Questions, fragments (a byline, a lone heading word) and a Word heading itself do not
-    answer anything."""
-    return (not s.text.rstrip().endswith("?") and len(s.text.split()) >= MIN_WORDS
-            and not (s.section and s.text == " ".join(s.section.split())))

@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from rag.analysis import content_terms
-from rag.answering.context import candidates, context_of, shortlist
+from rag.answering.context import candidates, citation, context_of, sentence_vectors, shortlist
 from rag.store.base import Store
-from rag.types import Answer, AnswerDone, AnswerEvent, AnswerSentence, Citation, Hit, Query, Sentence, SentenceEvent
+from rag.types import Answer, AnswerDone, AnswerEvent, AnswerSentence, Hit, Query, Sentence, SentenceEvent
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,7 +84,7 @@ class ReaderAnswerer:
         if query.text != query.question and not self._covers_own_words(query.question, chosen):
             return self._abstain(query.question, scored, support)
         chosen = self._with_context(query.text, chosen)
-        citations = tuple(_citation(n, s.sentence, s.probability) for n, s in enumerate(chosen, 1))
+        citations = tuple(citation(n, s.sentence, s.probability) for n, s in enumerate(chosen, 1))
         sentences = tuple(AnswerSentence(text=c.quote, citations=(c.id,)) for c in citations)
         return Answer(question=query.question, abstained=False, sentences=sentences, citations=citations,
                       support=round(support, 4))
@@ -180,14 +180,13 @@ class ReaderAnswerer:
                 nearest.append(s)
             if len(nearest) == 3:
                 break
-        citations = tuple(_citation(n, s.sentence, s.probability) for n, s in enumerate(nearest, 1))
+        citations = tuple(citation(n, s.sentence, s.probability) for n, s in enumerate(nearest, 1))
         return Answer(question=question, abstained=True, sentences=(), citations=citations,
                       support=round(support, 4))
 
     # -- what the store knows -------------------------------------------------------------
     def _sentence_vectors(self, sentences: list[Sentence]) -> "np.ndarray":
-        vectors = self.store.sentence_vectors([s.id for s in sentences])
-        return vectors if vectors is not None else self.encode([s.text for s in sentences])
+        return sentence_vectors(self.store, sentences, self.encode)
 
     def _similarity(self, a: Sentence, b: Sentence) -> float:
         va, vb = self._sentence_vectors([a, b])
@@ -201,7 +200,3 @@ class ReaderAnswerer:
                 self._idf_table = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in counts.items()}
             return self._idf_table
 
-
-def _citation(n: int, s: Sentence, probability: float) -> Citation:
-    return Citation(id=n, source=s.source, start_line=s.start_line, end_line=s.end_line, quote=s.text,
-                    score=round(probability, 4), page=s.page, section=s.section or None)
