@@ -15,7 +15,8 @@ from fakes import FakeEmbedder
 from llm_server import ScriptedModel, closed_port_url
 
 from rag.answering import ANSWERERS, answerer_for
-from rag.answering.verify import is_no_answer, markers, split_sentences, strip_markers
+from rag.answering.draft import Draft
+from rag.answering.verify import Judgement, is_no_answer, markers, split_sentences, strip_markers
 from rag.retrieval import Retriever
 from rag.settings import Settings, SettingsError
 from rag.store.memory import MemoryBackend
@@ -64,6 +65,29 @@ def test_markers_are_read_and_stripped():
     spans = [text[s:e] for s, e in split_sentences(text)]
     assert spans[0].endswith("[1]") and spans[1].endswith("[2]") and spans[2] == "Then"
     assert is_no_answer("The passages do not say.") and not is_no_answer("The bridge does not charge tolls.")
+    assert split_sentences("") == []
+
+
+class _Unconvinced:
+    """A verifier that supports nothing, so every sentence judged comes back as a retraction."""
+
+    def judge(self, text, hit):
+        return Judgement(0.0, None)
+
+    def supports(self, judgement):
+        return False
+
+
+def test_sentences_that_arrive_together_are_judged_one_by_one():
+    """Several sentences in one piece (or left at the end) are each judged on their own text;
+    once the draft's settled offset drifted, sentences were merged or cut."""
+    draft = Draft(hits=[], verifier=_Unconvinced(), show_unsupported=False)
+    events = draft.feed("It opened in 1961. It carries the A38 road. A toll is")
+    events += draft.feed("") + draft.feed(" charged going east. Ferries cross")
+    events += draft.feed(" the Hamoaze. They carry cars.") + draft.finish()
+    judged = [e.sentence.text for e in events if isinstance(e, RetractEvent)]
+    assert judged == ["It opened in 1961.", "It carries the A38 road.", "A toll is charged going east.",
+                      "Ferries cross the Hamoaze.", "They carry cars."]
 
 
 # -- the prompt -------------------------------------------------------------------------------

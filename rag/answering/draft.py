@@ -60,21 +60,23 @@ class Draft:
     def feed(self, piece: str) -> list[AnswerEvent]:
         """The events that ``piece`` of the draft makes ready."""
         self.raw += piece
-        spans = split_sentences(self.raw[self._settled:])
+        base = self._settled  # the spans' offsets count from here; settling moves _settled
+        spans = split_sentences(self.raw[base:])
         complete = spans[:-1]
-        if spans and not _has_text(self.raw[self._settled + spans[-1][0]:]):
+        if spans and not _has_text(self.raw[base + spans[-1][0]:]):
             complete = spans[:-2]  # the last piece may be a marker still being written
         events: list[AnswerEvent] = []
         for _, end in complete:
-            events += self._settle(self._settled + end)
+            events += self._settle(base + end)
         events += self._show(self._visible())
         return events
 
     def finish(self) -> list[AnswerEvent]:
         """The events of the rest of the draft, once the model has stopped."""
         events: list[AnswerEvent] = []
-        for _, end in split_sentences(self.raw[self._settled:]):
-            events += self._settle(self._settled + end)
+        base = self._settled
+        for _, end in split_sentences(self.raw[base:]):
+            events += self._settle(base + end)
         return events
 
     @property

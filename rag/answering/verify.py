@@ -90,6 +90,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     stay with the sentence they follow."""
     import blingfire
 
+    if not text:
+        return []  # blingfire fails an assertion on an empty string
     _, offsets = blingfire.text_to_sentences_and_offsets(text)
     spans: list[list[int]] = []
     for start, end in offsets:
