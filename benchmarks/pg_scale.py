@@ -4,14 +4,16 @@
 
 What is made (seeded, so every run makes the same):
 
-- vectors: 384 numbers (MiniLM's size), clustered as real embeddings are: 1,000 random unit
-  centroids, each chunk its centroid plus Gaussian noise of the same norm, normalised (cosine
-  within a cluster about 0.5). Uniform random vectors would make HNSW look worse than it is.
+- vectors: 384 numbers (MiniLM's size) from ``synthetic_vectors.Vectors`` (``--vectors``):
+  by default points on a smooth random surface, in documents of four chunks, shaped to match
+  real all-MiniLM-L6-v2 embeddings of SciFact (local intrinsic dimension about 13, neighbour
+  cosines; see that module); ``isotropic`` is the earlier generator (1,000 centroids plus
+  Gaussian noise in all 384 dimensions), which no real corpus resembles at a million.
 - text: 60 words a chunk from a 50,000-word vocabulary of made-up words (one to three of
   1,856 syllables such as "stoun" or "brack"), drawn with
   Zipf's law (exponent 1.1), plus three of the chunk's cluster's five topic words; one
   sentence a chunk; 1,000 chunks a file.
-- queries: 200 new points of the same clusters; their text two topic words and two others.
+- queries: 200 new points (new documents) of the same topics; their text two topic words and two others.
 
 Build: the store's own writer (tokenising, BM25 weights, COPY), 25 files a commit, with the
 HNSW and GIN indexes dropped during the load and created after it (as a bulk load should).
@@ -45,8 +47,9 @@ from rag.store.postgres import PostgresBackend  # noqa: E402
 from rag.store.postgres_db import SEARCH_INDEXES  # noqa: E402
 from rag.store.postgres_writer import PostgresWriter  # noqa: E402
 from rag.types import Chunk, Sentence  # noqa: E402
+from synthetic_vectors import CLUSTERS, DIM, PER_DOC, Vectors  # noqa: E402
 
-DIM, CLUSTERS, VOCAB, WORDS, PER_FILE, FILES_PER_COMMIT = 384, 1000, 50_000, 60, 1000, 25
+VOCAB, WORDS, PER_FILE, FILES_PER_COMMIT = 50_000, 60, 1000, 25
 ONSETS = "b d f g h k l m n p r s t v w z br cr dr fl gr pl pr sh st th tr ch sp".split()
 SYLLABLES = [o + v + c for o in ONSETS for v in ("a", "e", "i", "o", "u", "ai", "ea", "ou")
              for c in ("", "n", "r", "s", "t", "l", "m", "ck")]
@@ -67,21 +70,20 @@ def vocabulary() -> list[str]:
 class Maker:
     """The synthetic corpus, file by file."""
 
-    def __init__(self) -> None:
-        rng = np.random.default_rng(1)
-        self.centroids = _unit(rng.normal(size=(CLUSTERS, DIM)))
+    def __init__(self, vectors: str = "manifold") -> None:
+        rng = np.random.default_rng(2)
+        self.vectors = Vectors(vectors)
         self.words = np.array(vocabulary())
         p = 1 / np.arange(1, VOCAB + 1) ** 1.1
         self.p = p / p.sum()
         self.topics = rng.integers(500, 20_000, size=(CLUSTERS, 5))  # mid-frequency words
 
-    def points(self, rng, clusters: np.ndarray) -> np.ndarray:
-        return _unit(self.centroids[clusters] + rng.normal(size=(len(clusters), DIM)) / np.sqrt(DIM))
-
     def file(self, n: int):
         rng = np.random.default_rng(1000 + n)
-        clusters = rng.integers(0, CLUSTERS, PER_FILE)
-        vectors = self.points(rng, clusters).astype(np.float32)
+        per_doc = 1 if self.vectors.kind == "isotropic" else PER_DOC
+        docs = rng.integers(0, CLUSTERS, PER_FILE // per_doc)
+        vectors = self.vectors.points(rng, docs, per_doc)
+        clusters = np.repeat(docs, per_doc)
         source = f"synthetic/f{n:05d}.txt"
         draws = rng.choice(VOCAB, size=(PER_FILE, WORDS), p=self.p)
         chunks, sentences, offset = [], [], 0
@@ -99,11 +101,7 @@ class Maker:
         clusters = rng.integers(0, CLUSTERS, count)
         texts = [" ".join(list(self.words[self.topics[c][:2]]) + list(self.words[rng.integers(100, 5000, 2)]))
                  for c in clusters]
-        return texts, self.points(rng, clusters).astype(np.float32)
-
-
-def _unit(m: np.ndarray) -> np.ndarray:
-    return m / np.linalg.norm(m, axis=1, keepdims=True)
+        return texts, self.vectors.points(rng, clusters)
 
 
 def build(backend: PostgresBackend, maker: Maker, files: int) -> tuple[dict, np.ndarray, dict[str, int]]:
@@ -197,6 +195,8 @@ def main() -> int:
     p.add_argument("--url", help="a database to use (its rag_* tables are replaced)")
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--ef", default="40,64,100,200", help="hnsw.ef_search values for the recall table")
+    p.add_argument("--vectors", choices=("manifold", "isotropic"), default="manifold",
+                   help="how the vectors are made (see benchmarks/synthetic_vectors.py)")
     p.add_argument("--serve", action="store_true", help="also measure a rag serve process")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
@@ -211,9 +211,9 @@ def main() -> int:
         server.init().start()
         url = server.url
     try:
-        maker = Maker()
+        maker = Maker(a.vectors)
         backend = PostgresBackend(url)
-        result: dict = {"chunks": files * PER_FILE, "files": files}
+        result: dict = {"chunks": files * PER_FILE, "files": files, "vectors": a.vectors}
         times, vectors, row = build(backend, maker, files)
         result.update(times)
         result["database_bytes"] = backend.describe()["bytes"]
