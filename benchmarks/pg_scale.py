@@ -40,6 +40,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from synthetic_vectors import CLUSTERS, DIM, PER_DOC, Vectors  # noqa: E402
+
 from rag import indexing  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -47,7 +49,6 @@ from rag.store.postgres import PostgresBackend  # noqa: E402
 from rag.store.postgres_db import SEARCH_INDEXES  # noqa: E402
 from rag.store.postgres_writer import PostgresWriter  # noqa: E402
 from rag.types import Chunk, Sentence  # noqa: E402
-from synthetic_vectors import CLUSTERS, DIM, PER_DOC, Vectors  # noqa: E402
 
 VOCAB, WORDS, PER_FILE, FILES_PER_COMMIT = 50_000, 60, 1000, 25
 ONSETS = "b d f g h k l m n p r s t v w z br cr dr fl gr pl pr sh st th tr ch sp".split()
