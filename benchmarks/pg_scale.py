@@ -195,7 +195,7 @@ def main() -> int:
     p.add_argument("--chunks", type=int, default=1_000_000)
     p.add_argument("--url", help="a database to use (its rag_* tables are replaced)")
     p.add_argument("--queries", type=int, default=200)
-    p.add_argument("--ef", default="40,64,100,200", help="hnsw.ef_search values for the recall table")
+    p.add_argument("--ef", default="40,64,100,200,400", help="hnsw.ef_search values for the recall table")
     p.add_argument("--vectors", choices=("manifold", "isotropic"), default="manifold",
                    help="how the vectors are made (see benchmarks/synthetic_vectors.py)")
     p.add_argument("--serve", action="store_true", help="also measure a rag serve process")

@@ -53,6 +53,9 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: Where the index lives: ``local`` (files in ``index_dir``) or another store's URL (rag/store).
     store: str = "local"
+    #: PostgreSQL store: candidates HNSW examines per dense search (``hnsw.ef_search``); 200 keeps
+    #: recall@10 at 0.95 or more at a million chunks (benchmarks/RESULTS.md), 100 did not.
+    pg_ef_search: int = 200
     #: Who writes answers: ``extractive`` (quotes sentences) or another answerer (rag/answering).
     answerer: str = "extractive"
     #: Extra boilerplate rules (one regular expression a line) added to the built-in ones.
@@ -186,6 +189,8 @@ class Settings:
             raise SettingsError("fusion weights must be at least 0, and not all 0")
         if self.rrf_k < 0 or self.bm25_k1 < 0 or not 0 <= self.bm25_b <= 1:
             raise SettingsError("rrf_k and bm25_k1 must be at least 0, bm25_b between 0 and 1")
+        if not 1 <= self.pg_ef_search <= 1000:
+            raise SettingsError(f"pg_ef_search must be between 1 and 1000 (pgvector's range), got {self.pg_ef_search}")
 
     @property
     def max_file_bytes(self) -> int:

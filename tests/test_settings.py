@@ -58,6 +58,7 @@ def test_flags_override_the_environment(monkeypatch):
     ({"RAG_BM25_WEIGHT": "inf"}, "bm25_weight"),
     ({"RAG_BM25_K1": "-inf"}, "bm25_k1"),
     ({"RAG_STORE": "nosuch://x"}, "unknown store 'nosuch'"),
+    ({"RAG_PG_EF_SEARCH": "0"}, "pg_ef_search must be between 1 and 1000"),
     ({"RAG_ANSWERER": "oracle"}, "answerer must be one of extractive"),
 ])
 def test_bad_values_are_clear_errors(monkeypatch, env, message):
@@ -66,6 +67,15 @@ def test_bad_values_are_clear_errors(monkeypatch, env, message):
     with pytest.raises(SettingsError, match=message) as info:
         Settings.load()
     assert "\n" not in str(info.value)
+
+
+def test_the_postgresql_search_breadth_reaches_the_store(monkeypatch):
+    from rag.store import backend_for
+
+    url = "postgresql://rag@127.0.0.1:9/rag"  # not connected to: the backend connects on use
+    assert backend_for(Settings.load(store=url)).db.ef_search == 200
+    monkeypatch.setenv("RAG_PG_EF_SEARCH", "64")
+    assert backend_for(Settings.load(store=url)).db.ef_search == 64
 
 
 def test_replace_validates_too():

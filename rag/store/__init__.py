@@ -33,7 +33,7 @@ def _memory(settings: "Settings") -> Backend:
 def _postgres(settings: "Settings") -> Backend:
     from rag.store.postgres import PostgresBackend
 
-    return PostgresBackend(settings.store, settings.bm25_k1, settings.bm25_b)
+    return PostgresBackend(settings.store, settings.bm25_k1, settings.bm25_b, ef_search=settings.pg_ef_search)
 
 
 #: Scheme -> factory of a backend from the settings.

@@ -194,7 +194,7 @@ class PostgresBackend:
     #: Indexing claims files from the store's queue instead of building alone (rag.indexing_shared).
     shared = True
 
-    def __init__(self, url: str, k1: float = 1.2, b: float = 0.75, ef_search: int = 100,
+    def __init__(self, url: str, k1: float = 1.2, b: float = 0.75, ef_search: int = 200,
                  exact_chars_up_to: int = EXACT_CHARS_UP_TO) -> None:
         self.db = Database(url, ef_search=ef_search)
         self.k1, self.b = k1, b

@@ -60,7 +60,7 @@ def _password(url: str) -> str | None:
 class Database:
     """Connections to one database, pooled; every error comes out as a one-line StoreProblem."""
 
-    def __init__(self, url: str, ef_search: int = 100, max_idle: int = 8) -> None:
+    def __init__(self, url: str, ef_search: int = 200, max_idle: int = 8) -> None:
         self.url = url
         self.where = redact(url)
         self.ef_search = ef_search
