@@ -6,22 +6,18 @@ cause ends in one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
+
+from rag.cli.console import command, err, error, out, setup_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Grounded answers with line-level citations over a folder of articles.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-log = logging.getLogger("rag")
 
 CorpusOpt = typer.Option(None, "--corpus", help="Folder of articles [RAG_CORPUS; default: seeds/]")
 IndexOpt = typer.Option(None, "--index", help="Index folder [RAG_INDEX_DIR; default: index/]")
@@ -32,68 +28,6 @@ LlmOpt = typer.Option(False, "--llm", help="Have the language model at RAG_LLM_U
                       "is checked against what it cites")
 UnverifiedOpt = typer.Option(None, "--unverified", help="With --llm: remove (default) or show a sentence no passage "
                              "supports [RAG_UNVERIFIED]")
-
-
-def _setup_logging(verbose: bool) -> None:
-    level = logging.INFO if verbose or os.environ.get("RAG_VERBOSE") else logging.WARNING
-    if err.is_terminal:
-        from rich.logging import RichHandler
-
-        handler: logging.Handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
-    else:  # one unwrapped line a message, for logs and scripts
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_SafeFormatter("%(levelname)s: %(message)s"))
-    if err.is_terminal:
-        handler.setFormatter(_SafeFormatter("%(message)s"))
-    # Libraries' chatter (bm25s sets its own logger to DEBUG on import) stays out of stderr.
-    handler.addFilter(lambda record: record.name.startswith("rag") or record.levelno >= logging.WARNING)
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    log.setLevel(level)
-
-
-class _SafeFormatter(logging.Formatter):
-    """Log lines without raw control characters (a file name may hold an escape sequence)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        from rag.cli.render import safe
-
-        return safe(super().format(record))
-
-
-def _error(message: object) -> None:
-    """One line on stderr; the message is text, never markup (it may quote the user)."""
-    from rich.markup import escape
-
-    from rag.cli.render import safe
-
-    line = safe(" ".join(str(message).split()))
-    err.print(f"[bold red]error:[/] {escape(line)}", markup=True)
-
-
-def command(fn: Callable) -> Callable:
-    """Run a command with one-line errors: RagError and Ctrl-C never show a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from rag.errors import RagError
-
-        try:
-            return fn(*args, **kwargs)
-        except RagError as e:
-            _error(e)
-            raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            err.print("interrupted")
-            raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as e:  # a bug, not bad input: still one line, with a way to see more
-            if os.environ.get("RAG_DEBUG"):
-                raise
-            _error(f"unexpected {type(e).__name__}: {e} (set RAG_DEBUG=1 for details)")
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _assistant(corpus: Optional[Path] = None, index: Optional[Path] = None, model: Optional[str] = None,
@@ -108,7 +42,7 @@ def _assistant(corpus: Optional[Path] = None, index: Optional[Path] = None, mode
 def main_options(verbose: bool = typer.Option(False, "--verbose", "-v", help="More log output on stderr"),
                  store: Optional[str] = typer.Option(None, "--store", help="Where the index lives: local, or a "
                                                      "postgresql:// URL [RAG_STORE]")) -> None:
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if store:  # for every command, and for the worker processes `rag serve` starts
         os.environ["RAG_STORE"] = store
 
@@ -201,7 +135,7 @@ def chat(top_k: Optional[int] = TopKOpt, corpus: Optional[Path] = CorpusOpt,
                 continue
             answer = assistant.ask(question, top_k=top_k, history=history)
         except RagError as e:
-            _error(e)
+            error(e)
             continue
         history.append(question)
         _notice(answer)
