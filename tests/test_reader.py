@@ -86,3 +86,15 @@ def test_an_unreadable_meta_file_is_refused_clearly(copy):
     (copy / "meta.json").write_text(json.dumps({"sha256": "none"}), encoding="utf-8")
     with pytest.raises(ReaderUnavailable, match="damaged"):
         Reader(copy)
+
+
+def test_a_model_not_yet_checksummed_loads_only_when_asked(copy, reader):
+    """The training script scores its export before it writes meta.json: ``checked=False``."""
+    (copy / "meta.json").unlink()
+    with pytest.raises(ReaderUnavailable, match="missing"):
+        Reader(copy)
+    pairs = [("The bridge opened in 1961.", "")]
+    fresh = Reader(copy, checked=False)
+    assert fresh.meta == {}
+    assert fresh.probabilities("When did the bridge open?", pairs) == pytest.approx(
+        reader.probabilities("When did the bridge open?", pairs))

