@@ -1,14 +1,16 @@
 """The answerer: retrieved passages in, an :class:`~rag.types.Answer` (or its events) out.
 
-Implementations: :mod:`rag.answering.extractive` (quotes sentences; the default). Each
-passes tests/contract/test_answerer.py.
+Implementations: :mod:`rag.answering.extractive` (quotes sentences; the default),
+:mod:`rag.answering.learned` (quotes the sentences the reader model picks) and
+:mod:`rag.answering.llm` (a language model writes, every sentence checked). Each passes
+tests/contract/test_answerer.py.
 """
 
 from __future__ import annotations
 
 from typing import Iterator, Protocol
 
-from rag.types import Answer, AnswerEvent, Hit, Query
+from rag.types import Answer, AnswerDone, AnswerEvent, Hit, Query, SentenceEvent
 
 
 class Answerer(Protocol):
@@ -23,3 +25,10 @@ class Answerer(Protocol):
     def rank(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """``hits`` in the order of how well they answer ``query`` (ranks renumbered)."""
         ...
+
+
+def events_of(answer: Answer) -> Iterator[AnswerEvent]:
+    """``stream`` for an answerer that has the whole answer at once: its sentences, then it."""
+    for sentence in answer.sentences:
+        yield SentenceEvent(sentence)
+    yield AnswerDone(answer)

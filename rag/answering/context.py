@@ -1,17 +1,21 @@
 """What the reader reads: the candidate sentences of the retrieved passages, a shortlist of
-them, and each one's previous sentence.
+them, and each one's previous sentence; and what every answerer that quotes sentences
+needs: their vectors and idf, passages ordered by their best sentence, the answer that
+quotes, its citations, and the abstention that cites the nearest.
 
-Shared by the answerer and by training/reader_data.py, so the model is trained on exactly
+Shared by the answerers and by training/reader_data.py, so the model is trained on exactly
 the candidates and context it sees in use.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 from rag.analysis import content_terms
 from rag.store.base import Store
-from rag.types import Citation, Hit, Sentence
+from rag.types import Answer, AnswerSentence, Citation, Hit, Sentence
 
 #: Shorter sentences are fragments (a byline, a lone heading word), not answers.
 MIN_WORDS = 4
@@ -72,6 +76,52 @@ def sentence_vectors(store: Store, sentences: list[Sentence],
     """The sentences' vectors: the store's when it keeps them, else ``encode``'s."""
     vectors = store.sentence_vectors([s.id for s in sentences])
     return vectors if vectors is not None else encode([s.text for s in sentences])
+
+
+def similarity(store: Store, a: Sentence, b: Sentence,
+               encode: Callable[[list[str]], "np.ndarray"] | None) -> float:
+    """Cosine of two sentences (their vectors are normalised)."""
+    va, vb = sentence_vectors(store, [a, b], encode)
+    return float(va @ vb)
+
+
+def idf_table(store: Store) -> dict[str, float]:
+    """Inverse document frequency (BM25's) of every content term over the store's passages."""
+    n, counts = store.term_frequencies("content", content_terms)
+    return {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in counts.items()}
+
+
+def by_best_sentence(store: Store, hits: list[Hit], scores: dict[str, float], reorder: bool = True) -> list[Hit]:
+    """``hits`` ordered by the best score among their sentences (``scores``: sentence id ->
+    score), fused rank breaking ties and ordering the passages none of whose sentences was
+    scored; each hit's ``evidence`` is that best score. ``reorder=False`` keeps the fused order."""
+    best: dict[str, float] = {}
+    for hit in hits:
+        inside = [scores[s.id] for s in store.sentences(hit.id) if s.id in scores]
+        if inside:
+            best[hit.id] = max(inside)
+    order = sorted(hits, key=lambda h: (-best.get(h.id, -math.inf), h.rank)) if reorder else hits
+    return [replace(h, rank=r, evidence=best.get(h.id)) for r, h in enumerate(order, 1)]
+
+
+def quoted(question: str, chosen: list[tuple[Sentence, float]], support: float) -> Answer:
+    """The answer that quotes each chosen sentence, in order, citing it with its score."""
+    citations = tuple(citation(n, s, score) for n, (s, score) in enumerate(chosen, 1))
+    sentences = tuple(AnswerSentence(text=c.quote, citations=(c.id,)) for c in citations)
+    return Answer(question=question, abstained=False, sentences=sentences, citations=citations, support=support)
+
+
+def abstention(question: str, ranked: list[tuple[Sentence, float]], support: float) -> Answer:
+    """No answer, citing the best-ranked sentence of each of the first three sources: what
+    the articles say nearest to the question."""
+    nearest: list[tuple[Sentence, float]] = []
+    for s, score in ranked:
+        if all(s.source != n.source for n, _ in nearest):
+            nearest.append((s, score))
+        if len(nearest) == 3:
+            break
+    citations = tuple(citation(n, s, score) for n, (s, score) in enumerate(nearest, 1))
+    return Answer(question=question, abstained=True, sentences=(), citations=citations, support=support)
 
 
 def citation(n: int, s: Sentence, score: float) -> Citation:

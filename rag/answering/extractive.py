@@ -9,18 +9,26 @@ documents are taken not to say, and the answer abstains.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from rag.analysis import content_terms
-from rag.answering.context import answer_like, citation, sentence_vectors
+from rag.answering.base import events_of
+from rag.answering.context import (
+    abstention,
+    answer_like,
+    by_best_sentence,
+    idf_table,
+    quoted,
+    sentence_vectors,
+    similarity,
+)
 from rag.answering.features import EVIDENCE_WEIGHTS, SUPPORT_WEIGHTS, Features, QueryTerms
 from rag.answering.kinds import NAME, gives, kinds_asked
 from rag.store.base import Store
-from rag.types import Answer, AnswerDone, AnswerEvent, AnswerSentence, Hit, Query, Sentence, SentenceEvent
+from rag.types import Answer, AnswerEvent, Hit, Query, Sentence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,16 +81,10 @@ class ExtractiveAnswerer:
         chosen = self._choose(scored, query.text)
         if query.text != query.question and not self._covers_own_words(query.question, chosen):
             return self._abstain(query.question, scored, support)
-        citations = tuple(citation(n, s, e) for n, (s, e) in enumerate(chosen, 1))
-        sentences = tuple(AnswerSentence(text=c.quote, citations=(c.id,)) for c in citations)
-        return Answer(question=query.question, abstained=False, sentences=sentences, citations=citations,
-                      support=support)
+        return quoted(query.question, chosen, support)
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[AnswerEvent]:
-        answer = self.answer(query, hits)
-        for sentence in answer.sentences:
-            yield SentenceEvent(sentence)
-        yield AnswerDone(answer)
+        return events_of(self.answer(query, hits))
 
     def rank(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """Passages ordered by the best evidence among their sentences, fused rank breaking ties.
@@ -91,13 +93,7 @@ class ExtractiveAnswerer:
         sentence that answers it, so the passage an answer quotes comes first.
         """
         evidence = {s.sentence.id: s.evidence for s in self.score(query, hits)}
-        best: dict[str, float] = {}
-        for hit in hits:
-            inside = [evidence[s.id] for s in self.store.sentences(hit.id) if s.id in evidence]
-            if inside:
-                best[hit.id] = max(inside)
-        order = sorted(hits, key=lambda h: (-best.get(h.id, -math.inf), h.rank))
-        return [replace(h, rank=r, evidence=best.get(h.id)) for r, h in enumerate(order, 1)]
+        return by_best_sentence(self.store, hits, evidence)
 
     # -- scoring --------------------------------------------------------------------------
     def score(self, query: Query, hits: list[Hit]) -> list[Scored]:
@@ -196,14 +192,7 @@ class ExtractiveAnswerer:
         return [s]
 
     def _abstain(self, question: str, scored: list[Scored], support: float) -> Answer:
-        nearest: list[Scored] = []
-        for s in scored:
-            if all(s.sentence.source != n.sentence.source for n in nearest):
-                nearest.append(s)
-            if len(nearest) == 3:
-                break
-        citations = tuple(citation(n, s.sentence, s.evidence) for n, s in enumerate(nearest, 1))
-        return Answer(question=question, abstained=True, sentences=(), citations=citations, support=support)
+        return abstention(question, [(s.sentence, s.evidence) for s in scored], support)
 
     # -- what the store knows -------------------------------------------------------------
     def _terms(self, items: list) -> list[set[str]]:
@@ -222,13 +211,11 @@ class ExtractiveAnswerer:
         return sentence_vectors(self.store, sentences, self.encode)
 
     def _similarity(self, a: Sentence, b: Sentence) -> float:
-        va, vb = self._sentence_vectors([a, b])
-        return float(va @ vb)
+        return similarity(self.store, a, b, self.encode)
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of every term over the store's passages."""
-        n, counts = self.store.term_frequencies("content", content_terms)
-        return self._once("idf", lambda: {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in counts.items()})
+        return self._once("idf", lambda: idf_table(self.store))
 
     def _lowercase_words(self) -> frozenset[str]:
         """Words the articles write in lower case ("general")."""

@@ -14,15 +14,25 @@ threshold the answer abstains.
 
 from __future__ import annotations
 
-import math
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from rag.analysis import content_terms
-from rag.answering.context import candidates, citation, context_of, sentence_vectors, shortlist
+from rag.answering.base import events_of
+from rag.answering.context import (
+    abstention,
+    by_best_sentence,
+    candidates,
+    context_of,
+    idf_table,
+    quoted,
+    sentence_vectors,
+    shortlist,
+    similarity,
+)
 from rag.store.base import Store
-from rag.types import Answer, AnswerDone, AnswerEvent, AnswerSentence, Hit, Query, Sentence, SentenceEvent
+from rag.types import Answer, AnswerEvent, Hit, Query, Sentence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -84,28 +94,16 @@ class ReaderAnswerer:
         if query.text != query.question and not self._covers_own_words(query.question, chosen):
             return self._abstain(query.question, scored, support)
         chosen = self._with_context(query.text, chosen)
-        citations = tuple(citation(n, s.sentence, s.probability) for n, s in enumerate(chosen, 1))
-        sentences = tuple(AnswerSentence(text=c.quote, citations=(c.id,)) for c in citations)
-        return Answer(question=query.question, abstained=False, sentences=sentences, citations=citations,
-                      support=round(support, 4))
+        return quoted(query.question, [(s.sentence, s.probability) for s in chosen], round(support, 4))
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[AnswerEvent]:
-        answer = self.answer(query, hits)
-        for sentence in answer.sentences:
-            yield SentenceEvent(sentence)
-        yield AnswerDone(answer)
+        return events_of(self.answer(query, hits))
 
     def rank(self, query: Query, hits: list[Hit]) -> list[Hit]:
         """Passages ordered by the reader's best probability among their sentences, fused rank
         breaking ties (and ordering the passages none of whose sentences was read)."""
         probability = {s.sentence.id: s.probability for s in self.score(query, hits)}
-        best: dict[str, float] = {}
-        for hit in hits:
-            inside = [probability[s.id] for s in self.store.sentences(hit.id) if s.id in probability]
-            if inside:
-                best[hit.id] = max(inside)
-        order = sorted(hits, key=lambda h: (-best.get(h.id, -math.inf), h.rank)) if REORDER else hits
-        return [replace(h, rank=r, evidence=best.get(h.id)) for r, h in enumerate(order, 1)]
+        return by_best_sentence(self.store, hits, probability, reorder=REORDER)
 
     # -- scoring --------------------------------------------------------------------------
     def score(self, query: Query, hits: list[Hit]) -> list[Scored]:
@@ -174,29 +172,19 @@ class ReaderAnswerer:
         return sum(idf.get(t, rare) for t in own & said) / mass >= FOLLOW_UP_COVERAGE
 
     def _abstain(self, question: str, scored: list[Scored], support: float) -> Answer:
-        nearest: list[Scored] = []
-        for s in scored:
-            if all(s.sentence.source != n.sentence.source for n in nearest):
-                nearest.append(s)
-            if len(nearest) == 3:
-                break
-        citations = tuple(citation(n, s.sentence, s.probability) for n, s in enumerate(nearest, 1))
-        return Answer(question=question, abstained=True, sentences=(), citations=citations,
-                      support=round(support, 4))
+        return abstention(question, [(s.sentence, s.probability) for s in scored], round(support, 4))
 
     # -- what the store knows -------------------------------------------------------------
     def _sentence_vectors(self, sentences: list[Sentence]) -> "np.ndarray":
         return sentence_vectors(self.store, sentences, self.encode)
 
     def _similarity(self, a: Sentence, b: Sentence) -> float:
-        va, vb = self._sentence_vectors([a, b])
-        return float(va @ vb)
+        return similarity(self.store, a, b, self.encode)
 
     def _idf(self) -> dict[str, float]:
         """Inverse document frequency of every term over the store's passages, once per version."""
         with self._lock:
             if self._idf_table is None:
-                n, counts = self.store.term_frequencies("content", content_terms)
-                self._idf_table = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in counts.items()}
+                self._idf_table = idf_table(self.store)
             return self._idf_table
 
