@@ -42,9 +42,15 @@ def candidates(store: Store, hits: list[Hit]) -> list[Sentence]:
     return list(seen.values())
 
 
+def sentence_before(store: Store, s: Sentence) -> Sentence | None:
+    """The sentence before ``s`` in its document, if any."""
+    return next((n for n in store.neighbours(s.id) if n.start < s.start), None)
+
+
 def context_of(store: Store, s: Sentence) -> str:
-    """The sentence before ``s`` in its document: what its "he" or "this" refers to."""
-    return next((n.text for n in store.neighbours(s.id) if n.start < s.start), "")
+    """The text of the sentence before ``s``: what its "he" or "this" refers to."""
+    before = sentence_before(store, s)
+    return before.text if before is not None else ""
 
 
 def shortlist(question: str, texts: list[str], cosines: "np.ndarray", n: int) -> list[int]:

@@ -27,6 +27,7 @@ from rag.answering.context import (
     context_of,
     idf_table,
     quoted,
+    sentence_before,
     sentence_vectors,
     shortlist,
     similarity,
@@ -152,7 +153,7 @@ class ReaderAnswerer:
         taken = {s.sentence.id for s in chosen}
         out: list[Scored] = []
         for s, p in zip(chosen, alone):
-            before = next((n for n in self.store.neighbours(s.sentence.id) if n.start < s.sentence.start), None)
+            before = sentence_before(self.store, s.sentence)
             if before is not None and before.id not in taken and s.probability - float(p) >= CONTEXT_GAIN:
                 out.append(Scored(before, s.probability))
                 taken.add(before.id)
