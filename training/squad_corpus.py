@@ -41,6 +41,16 @@ class QA:
     impossible: bool
 
 
+def sample_titles(data: dict[str, dict], n: int, seed: int = 13) -> tuple[str, ...]:
+    """``n`` articles of another SQuAD file (training data beyond the open articles), seeded;
+    never one of the open articles, whatever the file holds."""
+    import random
+
+    open_titles = {t for split in SPLITS.values() for t in split}
+    titles = sorted(t for t in data if t not in open_titles)
+    return tuple(sorted(random.Random(seed).sample(titles, min(n, len(titles)))))
+
+
 def clean(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 

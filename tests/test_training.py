@@ -1,0 +1,72 @@
+"""The reader's training helpers (training/): answer-span targets and the sample of extra articles.
+
+Real tokenizer (the bundled model's) and real torch; training itself is measured in
+benchmarks/RESULTS.md, not here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
+
+import reader as training  # noqa: E402
+import squad_corpus  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from rag.answering.reader import TOKENIZER_FILE, prepare_tokenizer  # noqa: E402
+from rag.embeddings import resolve_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return prepare_tokenizer(Tokenizer.from_file(str(resolve_model("all-MiniLM-L6-v2") / TOKENIZER_FILE)))
+
+
+def spans(tokenizer, rows, answers):
+    (_, _, encodings), = training.batches(tokenizer, rows, len(rows))
+    starts, ends = training.span_targets(encodings, rows, answers)
+    return [tokenizer.decode(e.ids[a:b + 1]) if a >= 0 else None
+            for e, a, b in zip(encodings, starts.tolist(), ends.tolist())]
+
+
+def test_the_answer_span_is_found_in_the_sentence_not_in_the_question_or_the_one_before(tokenizer):
+    rows = [("When did the bridge open in 1961?", "The bridge opened in 1961 to traffic.", "It cost 1961 pounds.", 1)]
+    assert spans(tokenizer, rows, [("1961",)]) == ["1961"]
+
+
+def test_negatives_and_sentences_without_the_answer_text_have_no_span(tokenizer):
+    rows = [("Who built it?", "Brunel built it.", "", 0),           # a negative, though it holds the text
+            ("Who built it?", "It was built by its engineer.", "", 1)]  # a positive that paraphrases
+    assert spans(tokenizer, rows, [("Brunel",), ("Brunel",)]) == [None, None]
+
+
+def test_the_first_answer_text_the_sentence_holds_is_used(tokenizer):
+    rows = [("How long is it?", "The span is about 300 metres long.", "", 1)]
+    assert spans(tokenizer, rows, [("300 feet", "about 300 metres")]) == ["about 300 metres"]
+
+
+def test_the_span_head_learns_only_from_positions_inside_the_sentence(tokenizer):
+    rows = [("When?", "It opened in 1961.", "", 1), ("When?", "Nothing here.", "", 0)]
+    (feed, _, encodings), = training.batches(tokenizer, rows, len(rows))
+    starts, ends = training.span_targets(encodings, rows, [("1961",), ("1961",)])
+    head = training.SpanHead(8)
+    states = torch.randn(len(rows), feed["input_ids"].shape[1], 8, requires_grad=True)
+    loss = head.loss(states, feed, starts, ends)
+    loss.backward()
+    assert loss.item() > 0
+    assert states.grad[1].abs().sum() == 0  # the negative adds nothing
+    question = feed["token_type_ids"][0] == 0
+    assert states.grad[0][question].abs().sum() == 0  # nor do the question's tokens
+
+
+def test_extra_articles_are_a_seeded_sample_that_never_includes_an_open_article():
+    data = {t: {} for t in ("A", "B", "C", "D", *squad_corpus.TEST, *squad_corpus.CALIBRATION)}
+    first = squad_corpus.sample_titles(data, 3)
+    assert first == squad_corpus.sample_titles(data, 3)
+    assert set(first) <= {"A", "B", "C", "D"} and len(first) == 3
+    assert set(squad_corpus.sample_titles(data, 100)) == {"A", "B", "C", "D"}
