@@ -231,7 +231,8 @@ def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assi
     """Ctrl-C (or a kill) while ``rag index --rebuild`` is embedding leaves the old index current."""
     index = small_workspace.index_dir
     before, generation = snapshot(index), current_generation(index)
-    env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1")
+    # One text a batch: the two files take seconds to embed, so the signal lands mid-way.
+    env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1", RAG_BATCH_SIZE="1")
     proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=PROJECT_ROOT)
     seen = []
