@@ -70,3 +70,20 @@ def test_extra_articles_are_a_seeded_sample_that_never_includes_an_open_article(
     assert first == squad_corpus.sample_titles(data, 3)
     assert set(first) <= {"A", "B", "C", "D"} and len(first) == 3
     assert set(squad_corpus.sample_titles(data, 100)) == {"A", "B", "C", "D"}
+
+
+def test_the_dev_figures_read_accuracy_separation_and_the_operating_point():
+    questions = [{"question": f"q{i}", "impossible": i >= 10,
+                  "pairs": [("right", "", int(i < 10)), ("wrong", "", 0)]} for i in range(20)]
+
+    def score(question, pairs):  # answerable ones score high, and 8 of 10 on the right sentence
+        i = int(question[1:])
+        top = 0.9 if i < 10 else 0.2 + 0.02 * i
+        return torch.tensor([top, 0.1] if i < 8 or i >= 10 else [0.1, top]).numpy()
+
+    figures = training.judge(score, questions)
+    assert figures["best_sentence_accuracy"] == 0.8
+    assert figures["auc"] == 1.0 and figures["declined_at_answered_0.9"] == 1.0
+    assert figures["right_at_answered_0.9"] == 0.8
+    assert figures["summed_odds"]["auc"] == 1.0
+    assert (figures["questions"], figures["unanswerable"]) == (20, 10)

@@ -101,7 +101,7 @@ class SpanHead(torch.nn.Module):
         return (ce(logits[..., 0], starts[keep]) + ce(logits[..., 1], ends[keep])) / 2
 
 
-def listwise_loss(model, tokenizer, groups: list[tuple[str, list]], span: SpanHead | None = None,
+def listwise_loss(model, tokenizer, groups: list[tuple[str, list, list]], span: SpanHead | None = None,
                   span_weight: float = 0.0) -> "torch.Tensor":
     """Each question's candidates compete with "nothing here answers" (a fixed logit of 0):
     the loss is minus the log-probability of the positives (or of nothing, when none is).
@@ -125,23 +125,39 @@ def listwise_loss(model, tokenizer, groups: list[tuple[str, list]], span: SpanHe
     return loss
 
 
-def judge(score, questions: list[dict]) -> dict:
-    """Best-sentence accuracy on answerable questions and how well the best probability tells
-    answerable from unanswerable (ROC AUC)."""
-    from sklearn.metrics import roc_auc_score
-
-    right, best, kinds = 0, [], []
-    answerable = [q for q in questions if not q["impossible"]]
+def judge(score, questions: list[dict], answered: float = 0.90) -> dict:
+    """Best-sentence accuracy on answerable questions; how well the best probability tells
+    answerable from unanswerable (ROC AUC), and at the point where ``answered`` of answerable
+    questions are answered, the share of unanswerable ones declined and of answerable ones
+    answered with the right sentence. The same for the candidates' summed odds (the
+    objective's "something answers") under ``summed_odds``."""
+    rows = []  # (answerable, best probability, summed-odds probability, best sentence is right)
     for q in questions:
         p = score(q["question"], [(s, b) for s, b, _ in q["pairs"]]) if q["pairs"] else np.zeros(0)
-        top = float(p.max()) if len(p) else 0.0
-        best.append(top)
-        kinds.append(0 if q["impossible"] else 1)
-        if not q["impossible"] and len(p):
-            right += q["pairs"][int(p.argmax())][2]
-    auc = roc_auc_score(kinds, best) if 0 < sum(kinds) < len(kinds) else float("nan")
-    return {"best_sentence_accuracy": round(right / max(1, len(answerable)), 4), "auc": round(float(auc), 4),
-            "questions": len(questions), "unanswerable": len(questions) - len(answerable)}
+        clipped = np.clip(p, 1e-7, 1 - 1e-7)
+        odds = float((clipped / (1 - clipped)).sum())
+        rows.append((not q["impossible"], float(p.max()) if len(p) else 0.0, odds / (1 + odds),
+                     bool(len(p)) and bool(q["pairs"][int(p.argmax())][2])))
+    answerable = [r for r in rows if r[0]]
+    figures = {"best_sentence_accuracy": round(sum(r[3] for r in answerable) / max(1, len(answerable)), 4),
+               **separation(rows, 1, answered), "questions": len(rows),
+               "unanswerable": len(rows) - len(answerable)}
+    figures["summed_odds"] = separation(rows, 2, answered)
+    return figures
+
+
+def separation(rows: list[tuple], k: int, answered: float) -> dict:
+    """ROC AUC of score ``rows[..][k]``, and declined/right at the cut answering ``answered``."""
+    from sklearn.metrics import roc_auc_score
+
+    answerable = [r for r in rows if r[0]]
+    unanswerable = [r for r in rows if not r[0]]
+    if not answerable or not unanswerable:
+        return {"auc": float("nan")}
+    cut = float(np.quantile([r[k] for r in answerable], 1 - answered))
+    return {"auc": round(float(roc_auc_score([r[0] for r in rows], [r[k] for r in rows])), 4),
+            f"declined_at_answered_{answered}": round(sum(r[k] < cut for r in unanswerable) / len(unanswerable), 3),
+            f"right_at_answered_{answered}": round(sum(r[k] >= cut and r[3] for r in answerable) / len(answerable), 3)}
 
 
 def torch_scorer(model, tokenizer):
