@@ -8,6 +8,7 @@ subprocess points RAG_CORPUS / RAG_INDEX_DIR at tmp folders (never at index/).
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -235,16 +236,18 @@ def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assi
     env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1", RAG_BATCH_SIZE="1")
     proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=PROJECT_ROOT)
-    seen = []
-    deadline = time.monotonic() + 240
-    for line in proc.stderr:  # wait for the encoder's progress bar: the model is loaded and encoding
-        seen.append(line)
-        if "Batches" in line or time.monotonic() > deadline:
+    # Wait for the encoder's progress bar: the model is loaded and encoding. Read bytes, not
+    # lines: the bar redraws with "\r" and ends its line only when encoding is done.
+    seen, deadline = b"", time.monotonic() + 240
+    while b"Batches" not in seen and time.monotonic() < deadline:
+        chunk = os.read(proc.stderr.fileno(), 1024)
+        if not chunk:
             break
-    assert any("Batches" in l for l in seen), "".join(seen)
+        seen += chunk
+    assert b"Batches" in seen, seen.decode(errors="replace")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    stderr = "".join(seen) + err
+    stderr = seen.decode(errors="replace") + err
     assert "Traceback" not in stderr, stderr
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "interrupted" in err, (proc.returncode, stderr)
