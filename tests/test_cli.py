@@ -234,8 +234,11 @@ def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assi
     before, generation = snapshot(index), current_generation(index)
     # One text a batch: the two files take seconds to embed, so the signal lands mid-way.
     env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1", RAG_BATCH_SIZE="1")
+    # Ctrl-C as from a shell: a child inherits an ignored SIGINT, and something earlier in the
+    # test run can leave the test process ignoring it.
     proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=PROJECT_ROOT)
+                            text=True, env=env, cwd=PROJECT_ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Wait for the encoder's progress bar: the model is loaded and encoding. Read bytes, not
     # lines: the bar redraws with "\r" and ends its line only when encoding is done.
     seen, deadline = b"", time.monotonic() + 240
