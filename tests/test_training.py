@@ -87,3 +87,41 @@ def test_the_dev_figures_read_accuracy_separation_and_the_operating_point():
     assert figures["right_at_answered_0.9"] == 0.8
     assert figures["summed_odds"]["auc"] == 1.0
     assert (figures["questions"], figures["unanswerable"]) == (20, 10)
+
+
+def candidate(text: str, label: int = 0) -> dict:
+    return {"id": text[:12], "text": text, "context": "", "label": label, "retrieved": True, "cosine": 0.5}
+
+
+def answerable(question: str, gold: str, others: list[str], answers: list[str]) -> dict:
+    return {"qid": "q1", "article": "A", "question": question, "answers": answers, "impossible": False,
+            "candidates": [candidate(gold, 1)] + [candidate(t) for t in others]}
+
+
+def test_a_trap_swaps_a_span_of_the_answering_sentence_for_one_from_elsewhere_and_answers_nothing():
+    import random
+
+    import traps
+
+    q = answerable("When did Lisbon build the bridge?", "Lisbon built the bridge in 1966.",
+                   ["Porto is a city in the north.", "The river rises in Spain."], ["1966"])
+    t = traps.trap(q, random.Random(0))
+    assert t["impossible"] and t["answers"] == [] and not any(c["label"] for c in t["candidates"])
+    assert t["trap"]["old"] in ("Lisbon", "bridge") and t["trap"]["new"] not in q["question"]
+    assert t["question"] == q["question"].replace(t["trap"]["old"], t["trap"]["new"], 1)
+    assert t["trap"]["new"] not in "Lisbon built the bridge in 1966."
+
+
+def test_no_trap_when_the_new_span_may_answer_or_nothing_can_be_swapped():
+    import random
+
+    import traps
+
+    # The only other name stands beside the answer: the swapped question may be answered.
+    risky = answerable("When did Lisbon open?", "Lisbon opened in 1966.", ["Porto opened in 1966 as well."], ["1966"])
+    assert traps.trap(risky, random.Random(0)) is None
+    # Nothing in the question is in the answering sentence.
+    unrelated = answerable("What year was it?", "It opened in 1966.", ["Porto is north."], ["1966"])
+    assert traps.trap(unrelated, random.Random(0)) is None
+    # Unanswerable questions are not a source.
+    assert traps.trap({**risky, "impossible": True}, random.Random(0)) is None

