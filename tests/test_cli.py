@@ -234,8 +234,8 @@ def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assi
     before, generation = snapshot(index), current_generation(index)
     # One text a batch: the two files take seconds to embed, so the signal lands mid-way.
     env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1", RAG_BATCH_SIZE="1")
-    # Ctrl-C as from a shell: a child inherits an ignored SIGINT, and something earlier in the
-    # test run can leave the test process ignoring it.
+    # Ctrl-C as from a terminal: a child inherits an ignored SIGINT, and the tests themselves
+    # may run with SIGINT ignored (a non-interactive shell's background job ignores it: POSIX).
     proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=PROJECT_ROOT,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
