@@ -33,12 +33,12 @@ from pathlib import Path
 SEED = 13
 CAPITALISED = re.compile(r"\b[A-Z][\w'\-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'\-]*)*")
 NUMBER = re.compile(r"\b\d[\d,.]*\b")
-#: A noun, near enough: a word of five letters or more after an article or a possessive.
+#: A noun, near enough: a word of five letters or more after an article, a possessive or a quantifier.
 WORD = re.compile(r"\b(?:the|a|an|its|their|his|her|this|these|that|many|much|of)\s+([a-z]{5,})\b")
 #: Words too common or too grammatical to make a trap by swapping.
 COMMON = frozenset("""which where there their these those about after again against among because
 before being below between could during every first other should since still through under until
-while whose would years often always never people called known later large small began began""".split())
+while whose would years often always never people called known later large small began""".split())
 
 
 def shape(kind: str, span: str) -> tuple:
@@ -77,7 +77,7 @@ def trap(q: dict, rng: random.Random) -> dict | None:
     for new in pool:
         if any(new in c["text"] and any(a in c["text"] for a in q["answers"]) for c in q["candidates"]):
             continue
-        question = re.sub(rf"\b{re.escape(old)}\b", new, q["question"], count=1)
+        question = re.sub(rf"\b{re.escape(old)}\b", lambda _, new=new: new, q["question"], count=1)
         if question == q["question"]:
             continue
         return {**q, "qid": q["qid"] + "-trap", "question": question, "answers": [], "impossible": True,
