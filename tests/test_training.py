@@ -1,4 +1,5 @@
-"""The reader's training helpers (training/): answer-span targets and the sample of extra articles.
+"""The reader's training helpers (training/): answer-span targets, the sample of extra articles,
+the dev figures and the made-up traps.
 
 Real tokenizer (the bundled model's) and real torch; training itself is measured in
 benchmarks/RESULTS.md, not here.
@@ -6,6 +7,7 @@ benchmarks/RESULTS.md, not here.
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 
 import reader as training  # noqa: E402
 import squad_corpus  # noqa: E402
+import traps  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from rag.answering.reader import TOKENIZER_FILE, prepare_tokenizer  # noqa: E402
@@ -99,10 +102,6 @@ def answerable(question: str, gold: str, others: list[str], answers: list[str]) 
 
 
 def test_a_trap_swaps_a_span_of_the_answering_sentence_for_one_from_elsewhere_and_answers_nothing():
-    import random
-
-    import traps
-
     q = answerable("When did Lisbon build the bridge?", "Lisbon built the bridge in 1966.",
                    ["Porto is a city in the north.", "The river rises in Spain."], ["1966"])
     t = traps.trap(q, random.Random(0))
@@ -113,10 +112,6 @@ def test_a_trap_swaps_a_span_of_the_answering_sentence_for_one_from_elsewhere_an
 
 
 def test_no_trap_when_the_new_span_may_answer_or_nothing_can_be_swapped():
-    import random
-
-    import traps
-
     # The only other name stands beside the answer: the swapped question may be answered.
     risky = answerable("When did Lisbon open?", "Lisbon opened in 1966.", ["Porto opened in 1966 as well."], ["1966"])
     assert traps.trap(risky, random.Random(0)) is None

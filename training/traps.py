@@ -8,7 +8,8 @@ only 884 such questions for training; this script makes more, the same way, from
 questions of training/reader_data.py's files:
 
 - pick a span of the question that the answering sentence also contains: a run of
-  capitalised words, a number, or a noun (a word of five letters or more after an article);
+  capitalised words, a number, or a noun (a word of five letters or more after an article,
+  a possessive or a quantifier);
 - swap it for a span of the same kind (same shape of number; same plural ending) that
   occurs elsewhere in the article's candidates but not in the answering sentence;
 - drop the trap when a candidate holds both the new span and a gold answer (it may be
@@ -28,6 +29,7 @@ import argparse
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
 
 SEED = 13
@@ -96,20 +98,19 @@ def main() -> None:
     rng = random.Random(SEED)
     questions = [json.loads(line) for line in args.source.open(encoding="utf-8")]
     rng.shuffle(questions)
-    made, kinds = 0, {}
+    kinds: Counter[str] = Counter()
     with args.out.open("w", encoding="utf-8") as f:
         for q in questions:
-            if made >= args.n:
+            if kinds.total() >= args.n:
                 break
             t = trap(q, rng)
             if t is None:
                 continue
-            made += 1
-            kinds[t["trap"]["kind"]] = kinds.get(t["trap"]["kind"], 0) + 1
+            kinds[t["trap"]["kind"]] += 1
             f.write(json.dumps(t) + "\n")
             if args.pairs:
                 f.write(json.dumps(q) + "\n")
-    print(f"{made} traps from {args.source.name} ({kinds}) -> {args.out}")
+    print(f"{kinds.total()} traps from {args.source.name} ({dict(kinds)}) -> {args.out}")
 
 
 if __name__ == "__main__":
