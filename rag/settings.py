@@ -98,7 +98,7 @@ class Settings:
     #: A language model behind an OpenAI-compatible chat endpoint (``answerer = "llm"``, ``--llm``):
     #: its base URL (e.g. http://localhost:11434/v1), model name ("" = the first the endpoint
     #: lists) and API key (never printed). No URL: answers stay offline.
-    llm_url: str = ""
+    llm_url: str = field(default="", repr=False)  # may hold a password (user:key@host)
     llm_model: str = ""
     llm_api_key: str = field(default="", repr=False)
     #: Seconds to connect, to the first token, and for the whole answer; past any, the offline answer.
@@ -110,7 +110,7 @@ class Settings:
     unverified: str = "remove"
     #: Support a written sentence needs from the passage it cites (calibrated on SQuAD
     #: calibration articles: benchmarks/llm_calibration.py).
-    verify_threshold: float = 0.49
+    verify_threshold: float = 0.91
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":
@@ -155,8 +155,10 @@ class Settings:
 
     def _check_llm(self) -> None:
         if self.llm_url and not self.llm_url.lower().startswith(("http://", "https://")):
+            from rag.answering.llm_client import without_credentials
+
             raise SettingsError(f"the language model URL (RAG_LLM_URL) must start with http:// or https://, "
-                                f"got {self.llm_url!r}")
+                                f"got {without_credentials(self.llm_url)[0]!r}")
         if self.unverified not in ("remove", "show"):
             raise SettingsError(f"unverified must be remove or show, got {self.unverified!r}")
         if min(self.llm_connect_timeout, self.llm_first_token_timeout, self.llm_timeout) <= 0 \

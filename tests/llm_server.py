@@ -11,7 +11,8 @@
 - ``malformed``: ``data:`` lines that are not JSON;
 - ``html``: a 200 page of HTML instead of a stream.
 
-Every request's JSON body is kept in ``requests`` so tests can read the prompt it was sent.
+Every request's JSON body is kept in ``requests`` so tests can read the prompt it was sent,
+and its headers in ``headers`` (what credentials came with it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class ScriptedModel:
     def __init__(self, behaviour: str = "ok", reply: str = "", delay: float = 0.0, model: str = "scripted") -> None:
         self.behaviour, self.reply, self.delay, self.model = behaviour, reply, delay, model
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
         self.stop = threading.Event()
         owner = self
 
@@ -36,6 +38,7 @@ class ScriptedModel:
                 pass
 
             def do_GET(self) -> None:
+                owner.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if self.path.rstrip("/").endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": owner.model, "object": "model",
                                                                   "created": 0, "owned_by": "test"}]})
@@ -46,6 +49,7 @@ class ScriptedModel:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 owner.requests.append(body)
+                owner.headers.append({k.lower(): v for k, v in self.headers.items()})
                 owner.serve(self, body)
 
             def _json(self, status: int, payload: dict) -> None:

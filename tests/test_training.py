@@ -120,3 +120,31 @@ def test_no_trap_when_the_new_span_may_answer_or_nothing_can_be_swapped():
     assert traps.trap(unrelated, random.Random(0)) is None
     # Unanswerable questions are not a source.
     assert traps.trap({**risky, "impossible": True}, random.Random(0)) is None
+
+
+# -- the entailment judge's data (training/nli_data.py) ---------------------------------------
+def test_nli_splits_keep_the_test_sets_out_and_no_pair_in_two_splits():
+    import nli_data
+
+    parts = nli_data.splits()
+    tests = nli_data.test_pairs()
+    held = {p[:2] for rows in tests.values() for p in rows}
+    train, calibration = {p[:2] for p in parts["train"]}, {p[:2] for p in parts["calibration"]}
+    assert not train & held and not calibration & held and not train & calibration
+    assert len(tests["multinli_dev_mismatched"]) == 9832 and len(tests["negation_multinli"]) == 1500
+    premises = {p[0] for p in parts["calibration"] if not p[0].endswith(" .")}  # MultiNLI's, not FEVER's
+    assert not premises & {p[0] for p in parts["train"]}  # split by prompt: no premise on both sides
+
+
+def test_rule_made_pairs_say_what_their_label_says():
+    import nli_data
+
+    train = [("The new bridge was opened with a ceremony in 1961, and it carries the A38.", "x", 0),
+             ("Prices may rise after the embargo when Ann Smith meets Bob Jones.", "x", 0)]
+    made = {(p, h): nli_data.LABELS[y] for p, h, y in nli_data.flips(train * 3, 60, seed=1)}
+    assert made[(train[0][0], "The new bridge was opened without a ceremony in 1961, and it carries the A38.")] \
+        == "contradiction"
+    assert made[(train[0][0], "The new bridge was opened with a ceremony in 1961.")] == "entailment"
+    assert made[(train[1][0], "Prices will rise after the embargo when Ann Smith meets Bob Jones.")] == "neutral"
+    assert nli_data.negated("The bridge is open.") == "The bridge is not open."
+    assert nli_data.negated("The bridge is not open.") is None

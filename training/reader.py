@@ -32,10 +32,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import export_int8, start  # noqa: E402
 
 from rag.answering.context import shortlist  # noqa: E402
 from rag.answering.reader import MODEL_FILE, TOKENIZER_FILE, pair_text, prepare_tokenizer  # noqa: E402
-from rag.embeddings import resolve_model  # noqa: E402
 from rag.files import sha256  # noqa: E402
 
 SEED = 13
@@ -169,20 +171,9 @@ def torch_scorer(model, tokenizer):
 
 
 def export(model, tokenizer, folder: Path) -> None:
-    """int8 ONNX (dynamic quantisation of the weights) with the tokenizer beside it."""
-    from onnx import TensorProto
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    folder.mkdir(parents=True, exist_ok=True)
+    """int8 ONNX (dynamic quantisation of the weights)."""
     (feed, _, _), = batches(tokenizer, [("What is it?", "It is a test sentence.", "", 0)] * 2, 2)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    fp32 = folder / "model-fp32.onnx"
-    with torch.no_grad():
-        torch.onnx.export(model.eval(), tuple(feed[n] for n in names), str(fp32), input_names=names,
-                          output_names=["logits"], opset_version=17, dynamo=False,
-                          dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}})
-    quantize_dynamic(str(fp32), str(folder / MODEL_FILE), weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": TensorProto.FLOAT})
+    export_int8(model, feed, folder)
 
 
 def main() -> None:
@@ -203,15 +194,9 @@ def main() -> None:
     parser.add_argument("--span-weight", type=float, default=0.0,
                         help="weight of the answer-span training signal (0: none)")
     args = parser.parse_args()
-    from tokenizers import Tokenizer
     from transformers import AutoModelForSequenceClassification, get_linear_schedule_with_warmup
 
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(args.threads)
-    base = resolve_model("all-MiniLM-L6-v2")
-    tokenizer = prepare_tokenizer(Tokenizer.from_file(str(base / TOKENIZER_FILE)))
+    base, tokenizer = start(SEED, args.threads, prepare_tokenizer)
     train = [q for path in [args.data / "train.jsonl", *args.extra] for q in examples(path, gold_always=True)]
     dev = examples(args.data / "calibration.jsonl", gold_always=False)
     groups = [(q["question"], [p for p in q["pairs"] if p[2]]

@@ -10,15 +10,17 @@ passages it cites, or, citing none or the wrong one, against every retrieved pas
   the passage that supports it), so a stream can write its markers after it;
 - not supported: a :class:`RetractEvent` (removed), or with ``show`` a sentence kept and
   marked unsupported;
-- "the passages do not say" is the model's abstention and filler ("Sure!") no claim: both
-  are left out without a retraction.
+- a verdict ("No.", "Yes, it has.") has no words of its own to check: it is judged as the
+  statement it makes of a yes/no question; after any other question it is judged together
+  with the sentence it introduces, or retracted when none follows;
+- "the passages do not say" is the model's abstention, not a claim: left out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from rag.analysis import content_terms
+from rag.answering.verdicts import is_verdict, statements
 from rag.answering.verify import (
     PARTIAL_MARKER,
     Judgement,
@@ -45,6 +47,8 @@ class Draft:
     hits: list[Hit]
     verifier: Verifier
     show_unsupported: bool = False
+    #: The question answered: what a verdict ("No.") asserts depends on it.
+    question: str = ""
     raw: str = ""
     kept: list[AnswerSentence] = field(default_factory=list)
     removed: list[AnswerSentence] = field(default_factory=list)
@@ -56,6 +60,7 @@ class Draft:
     timings: dict[str, float] = field(default_factory=dict)
     _settled: int = 0  # raw characters already in settled sentences
     _shown: int = 0  # characters of the visible text already sent
+    _pending: tuple[str, str] = ("", "")  # a verdict waiting for the sentence it introduces: (text, draft)
 
     def feed(self, piece: str) -> list[AnswerEvent]:
         """The events that ``piece`` of the draft makes ready."""
@@ -77,6 +82,10 @@ class Draft:
         base = self._settled
         for _, end in split_sentences(self.raw[base:]):
             events += self._settle(base + end)
+        if self._pending[0]:  # a verdict that introduced nothing asserts nothing checkable
+            text, draft = self._pending
+            self._pending = ("", "")
+            events += self._retract_unchecked(text, draft)
         return events
 
     @property
@@ -106,41 +115,54 @@ class Draft:
         self._settled = end
         events = self._show(self._visible(end))
         text = " ".join(strip_markers(draft).split())
+        if not text:
+            return events
         if is_no_answer(text):
             self.model_abstained = True
             return events
-        if not content_terms([text])[0]:
-            return events  # filler: nothing to check
         t0 = time.perf_counter()
-        sentence = self._judge(text, markers(draft))
+        if is_verdict(text) and not statements(self.question)[0]:
+            self._pending = (f"{self._pending[0]} {text}".strip(), self._pending[1] + draft)
+            return events  # judged with the sentence it introduces
+        if is_verdict(text):
+            sentence = self._judged(text, self.verifier.judge_verdict(text, self.question, self.hits), False)
+        else:
+            sentence = self._judge(text, markers(draft))
         self.verify_ms += (time.perf_counter() - t0) * 1000
+        if self._pending[0]:
+            sentence = replace(sentence, text=f"{self._pending[0]} {sentence.text}")
+            draft = self._pending[1] + draft
+            self._pending = ("", "")
+        return events + self._decide(sentence, draft)
+
+    def _decide(self, sentence: AnswerSentence, draft: str) -> list[AnswerEvent]:
+        """Keep a judged sentence (marked, when unsupported and shown) or take it back."""
         if sentence.supported or self.show_unsupported:
             self.kept.append(sentence)
-            return events + [SentenceEvent(sentence)]
+            return [SentenceEvent(sentence)]
         self.removed.append(sentence)
-        return events + [RetractEvent(sentence, draft=draft.strip())]
+        return [RetractEvent(sentence, draft=draft.strip())]
+
+    def _retract_unchecked(self, text: str, draft: str) -> list[AnswerEvent]:
+        """A verdict that introduced no sentence: nothing to judge it by, so it is not kept."""
+        return self._decide(AnswerSentence(text=text, citations=(), supported=False, support=0.0), draft)
 
     def _judge(self, text: str, cited: tuple[int, ...]) -> AnswerSentence:
         by_model = [self.hits[n - 1] for n in cited if 1 <= n <= len(self.hits)]
-        best = self._best(text, by_model)
+        best = self.verifier.judge(text, by_model) if by_model else Judgement(0.0, None)
         from_model = self.verifier.supports(best)
-        if not from_model:  # no marker, or the wrong passage: does any retrieved passage say it?
-            others = self._best(text, [h for h in self.hits if h not in by_model])
+        if not from_model:  # no marker, or the wrong passage: does another retrieved passage say it?
+            others = self.verifier.judge(text, [h for h in self.hits if h not in by_model])
             if others.support > best.support:
                 best = others
+        return self._judged(text, best, from_model, bool(by_model))
+
+    def _judged(self, text: str, best: Judgement, from_model: bool, cited: bool = False) -> AnswerSentence:
         if not self.verifier.supports(best):
             return AnswerSentence(text=text, citations=(), supported=False, support=best.support,
-                                  cited_by_model=bool(by_model))
+                                  cited_by_model=cited)
         return AnswerSentence(text=text, citations=(self._cite(best).id,), supported=True, support=best.support,
                               cited_by_model=from_model)
-
-    def _best(self, text: str, hits: list[Hit]) -> Judgement:
-        best = Judgement(0.0, None)
-        for hit in hits:
-            j = self.verifier.judge(text, hit)
-            if j.support > best.support:
-                best = j
-        return best
 
     def _cite(self, judgement: Judgement) -> Citation:
         s = judgement.sentence

@@ -59,6 +59,8 @@ class LLMAnswerer:
         self.offline: Answerer = ANSWERERS[OFFLINE](store, settings, embedder)
         self.client = client or (shared_client(Endpoint.from_settings(settings)) if settings.llm_url else None)
         self.verifier = Verifier(store, embedder.encode_query, settings.verify_threshold)
+        if self.client is not None:
+            self.verifier.model  # noqa: B018  a missing or damaged judge is an error now, not mid-stream
         self.env = _environment(settings)
 
     # -- the protocol ---------------------------------------------------------------------
@@ -72,16 +74,20 @@ class LLMAnswerer:
         return self.offline.rank(query, hits)
 
     def warm_up(self, query: Query, hits: list[Hit]) -> None:
-        """The offline answerer's tables and the verifier's encoder, without asking the model anything."""
+        """The offline answerer's tables, the verifier's encoder and entailment judge, without asking
+        the model anything."""
         self.offline.answer(query, hits)
         self.verifier.encode(query.text)
+        if self.client is not None:
+            self.verifier.model.probabilities([(query.text, query.text)])
 
     def stream(self, query: Query, hits: list[Hit]) -> Iterator[AnswerEvent]:
         """Tokens as they come, each sentence's verdict, then the answer (see the module's doc)."""
         if self.client is None or not hits:
             yield from self.offline.stream(query, hits)
             return
-        draft = Draft(hits=hits, verifier=self.verifier, show_unsupported=self.settings.unverified == "show")
+        draft = Draft(hits=hits, verifier=self.verifier, show_unsupported=self.settings.unverified == "show",
+                      question=query.question)
         t0 = time.perf_counter()
         try:
             written_by = f"llm:{self.client.model()}"

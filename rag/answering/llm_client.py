@@ -36,7 +36,11 @@ class Endpoint:
 
     @classmethod
     def from_settings(cls, settings) -> "Endpoint":
-        return cls(url=settings.llm_url.rstrip("/"), model=settings.llm_model, api_key=settings.llm_api_key,
+        """The endpoint the settings name. Credentials in the URL (``https://user:key@host/v1``)
+        are never sent as Basic auth nor printed: the URL is used without them, and its password
+        is the API key (a bearer token) when ``RAG_LLM_API_KEY`` is not set."""
+        url, password = without_credentials(settings.llm_url)
+        return cls(url=url.rstrip("/"), model=settings.llm_model, api_key=settings.llm_api_key or password,
                    connect_timeout=settings.llm_connect_timeout,
                    first_token_timeout=settings.llm_first_token_timeout, timeout=settings.llm_timeout,
                    max_tokens=settings.llm_max_tokens)
@@ -44,6 +48,18 @@ class Endpoint:
     def redact(self, text: str) -> str:
         """``text`` without the API key (a server may echo what it was sent)."""
         return text.replace(self.api_key, "***") if self.api_key else text
+
+
+def without_credentials(url: str) -> tuple[str, str]:
+    """``url`` without any ``user:password@`` part, and the password ("" when none). The host
+    follows the last "@", so a password with an unencoded "/", "#", "?" or "@" is cut whole."""
+    from urllib.parse import unquote
+
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = (rest if sep else url).rpartition("@")
+    if not at or ":" not in userinfo:
+        return url, ""
+    return (f"{scheme}://{host}" if sep else host), unquote(userinfo.partition(":")[2])
 
 
 class LLMClient:
