@@ -1,4 +1,7 @@
-"""Fit the support check of written answers (rag/answering/verify.py) on SQuAD calibration articles.
+"""Fit the cheap signals of the written-answer check (rag/answering/verify.py) on SQuAD calibration articles.
+
+Since issue 29 these weights only rank the passage sentences the entailment judge reads
+(its threshold decides); this script refits them and reports how they alone would judge.
 
 Data: the CALIBRATION articles of training/squad_corpus.py (never TEST, never eval/), split
 by article into a FIT half (weights and threshold are fitted there) and a CHECK half (only

@@ -108,8 +108,8 @@ class Settings:
     llm_max_tokens: int = 400
     #: A written sentence no passage supports is removed ("remove") or kept, marked ("show").
     unverified: str = "remove"
-    #: Support a written sentence needs from the passage it cites (calibrated on SQuAD
-    #: calibration articles: benchmarks/llm_calibration.py).
+    #: P(entailment) a written sentence needs from a passage: the entailment judge's threshold,
+    #: calibrated with it (rag/models/entailment/meta.json; training/nli.py).
     verify_threshold: float = 0.91
 
     @classmethod

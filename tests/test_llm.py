@@ -16,8 +16,7 @@ from llm_server import ScriptedModel, closed_port_url
 
 from rag.answering import ANSWERERS, answerer_for
 from rag.answering.draft import Draft
-from rag.answering.llm_client import without_credentials
-from rag.answering.verify import Judgement, is_no_answer, markers, quotes, split_sentences, strip_markers
+from rag.answering.verify import Judgement, is_no_answer, markers, split_sentences, strip_markers
 from rag.retrieval import Retriever
 from rag.settings import Settings, SettingsError
 from rag.store.memory import MemoryBackend
@@ -68,36 +67,6 @@ def test_markers_are_read_and_stripped():
     assert spans[0].endswith("[1]") and spans[1].endswith("[2]") and spans[2] == "Then"
     assert is_no_answer("The passages do not say.") and not is_no_answer("The bridge does not charge tolls.")
     assert split_sentences("") == []
-
-
-SENTENCE = "In contrast, integrated care systems (ICSs) are based on the principle of providers working together."
-
-
-@pytest.mark.parametrize("claim, quoted", [
-    ("Integrated care systems (ICSs) are based on the principle of providers working together.", True),
-    ("Integrated care systems are based on the principle of providers working together.", True),
-    ("Integrated care systems are not based on the principle of providers working together.", False),
-    ("Integrated care systems are based on the principle of providers.", False),
-    ("Providers working together.", False),  # too short to stand for the sentence
-])
-def test_a_quote_of_a_passage_sentence_is_its_words_in_order_less_asides(claim, quoted):
-    assert quotes(claim, SENTENCE) == quoted
-
-
-def test_a_quote_may_drop_a_tail_clause_only_when_it_changes_nothing():
-    assert quotes("The contract was issued in March.", "The contract was issued in March, and the GPC objected.")
-    assert not quotes("The contract was issued in March.", "The contract was issued in March, unless it was not.")
-    assert not quotes("The system is fair to practices.", "Not that the system is fair to practices.")
-
-
-@pytest.mark.parametrize("url, clean, password", [
-    ("http://u:p%40ss@127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1", "p@ss"),
-    ("https://user:S3cr/et#x?y@z@host/v1", "https://host/v1", "S3cr/et#x?y@z"),
-    ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1", ""),
-    ("me:secret@localhost:11434", "localhost:11434", "secret"),
-])
-def test_credentials_come_out_of_the_url_whole(url, clean, password):
-    assert without_credentials(url) == (clean, password)
 
 
 class _Unconvinced:

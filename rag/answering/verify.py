@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 from rag.analysis import content_terms
 from rag.answering.entailment import CONTRADICTION, ENTAILMENT, premise_text
+from rag.answering.quotes import quotes
 from rag.answering.verdicts import says_no, statements
 from rag.store.base import Store
 from rag.types import Hit, Sentence
@@ -157,38 +158,6 @@ def signals(claim: str, text: str, context: str, cosine: float, claim_terms: set
     missing = [s for s in specifics(claim) if s not in said]
     return Signals(coverage=coverage, missing=len(missing), cosine=float(cosine), uncovered=len(terms - have),
                    missing_numbers=sum(1 for s in missing if NUMBER.fullmatch(s)))
-
-
-#: Words whose loss changes what a sentence says: a quote may not leave them out.
-GUARDED = frozenset("""not no never none nor neither n't without cannot may might could would should must if unless
-whether perhaps possibly probably likely unlikely some all only except almost nearly than more less fewer most
-least before after until since but although though however""".split())
-OPENER = re.compile(r"^[^,]{1,30},\s+")  # "However, ...", "In contrast, ...": a lead-in up to its comma
-
-
-def _tokens(text: str) -> list[str]:
-    text = re.sub(r"\([^()]*\)", " ", text)  # "(CCGs)": an aside a quote may leave out
-    return [w.lower().replace("’", "'") for w in WORD.findall(text)]
-
-
-def quotes(claim: str, sentence: str) -> bool:
-    """Whether ``claim`` quotes ``sentence``: its words, in order, less any asides in brackets,
-    a lead-in up to its first comma, or a tail after a clause's comma, none of them a word
-    that changes what is said (:data:`GUARDED`). A quote needs no judge: it is the passage."""
-    said = _tokens(claim)
-    if len(said) < 4:
-        return False
-    for text in dict.fromkeys((sentence, OPENER.sub("", sentence, count=1))):
-        whole = _tokens(text)
-        if set(_tokens(sentence)[:len(_tokens(sentence)) - len(whole)]) & GUARDED:
-            continue  # the lead-in left out says something ("Not that ..., ")
-        if whole == said:
-            return True
-        for m in re.finditer(r"[,;:–—]", text):  # a clause of it, the rest left out
-            head, rest = _tokens(text[:m.start()]), _tokens(text[m.end():])
-            if head == said and not set(rest) & GUARDED:
-                return True
-    return False
 
 
 # -- the check ------------------------------------------------------------------------------
