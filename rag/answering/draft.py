@@ -121,13 +121,13 @@ class Draft:
             self.model_abstained = True
             return events
         t0 = time.perf_counter()
-        if is_verdict(text) and not statements(self.question)[0]:
-            self._pending = (f"{self._pending[0]} {text}".strip(), self._pending[1] + draft)
-            return events  # judged with the sentence it introduces
-        if is_verdict(text):
-            sentence = self._judged(text, self.verifier.judge_verdict(text, self.question, self.hits), False)
-        else:
+        if not is_verdict(text):
             sentence = self._judge(text, markers(draft))
+        elif statements(self.question)[0]:
+            sentence = self._judged(text, self.verifier.judge_verdict(text, self.question, self.hits), False)
+        else:  # judged with the sentence it introduces
+            self._pending = (f"{self._pending[0]} {text}".strip(), self._pending[1] + draft)
+            return events
         self.verify_ms += (time.perf_counter() - t0) * 1000
         if self._pending[0]:
             sentence = replace(sentence, text=f"{self._pending[0]} {sentence.text}")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from rag.analysis import content_terms
-from rag.answering.entailment import CONTRADICTION, ENTAILMENT, premise_text
+from rag.answering.entailment import ENTAILMENT, premise_text
 from rag.answering.quotes import quotes
 from rag.answering.verdicts import says_no, statements
 from rag.store.base import Store
@@ -87,8 +87,6 @@ class Judgement:
     support: float
     sentence: Sentence | None
     signals: Signals | None = None
-    #: P(contradiction) of that premise.
-    contradiction: float = 0.0
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -183,10 +181,11 @@ class Candidate:
 class Verifier:
     """Judges claims against the passages of one store version.
 
-    The cheap signals shortlist each claim's best :data:`SHORTLIST` passage sentences;
-    the entailment judge (rag/answering/entailment.py) reads each after the sentence before
-    it, and the claim stands when one entails it with P(entailment) >= ``threshold``.
-    Meaning decides: words in common only choose what the judge reads.
+    The cheap signals shortlist each claim's best :data:`SHORTLIST` passage sentences; a
+    quote of one stands as it is, else the entailment judge (rag/answering/entailment.py)
+    reads them (:meth:`judge`), and the claim stands when one entails it with
+    P(entailment) >= ``threshold``. Meaning decides: words in common only choose what the
+    judge reads.
     """
 
     def __init__(self, store: Store, encode: Callable[[str], "np.ndarray"], threshold: float,
@@ -224,7 +223,7 @@ class Verifier:
             i = int(p[:, ENTAILMENT].argmax())
             if p[i, ENTAILMENT] > best.support:
                 c = part[i][0]
-                best = Judgement(float(p[i, ENTAILMENT]), c.sentence, c.signals, float(p[i, CONTRADICTION]))
+                best = Judgement(float(p[i, ENTAILMENT]), c.sentence, c.signals)
         return best
 
     def judge_verdict(self, verdict: str, question: str, hits: list[Hit]) -> Judgement:
@@ -239,9 +238,9 @@ class Verifier:
         p = self.model.probabilities(pairs)[:, ENTAILMENT].reshape(len(readings), 2, len(yes)).max(axis=2)
         side = 1 if says_no(verdict) else 0
         best = int(p[:, side].argmax())
-        c, other = readings[best][0], float(p[:, 1 - side].max())
-        support = float(p[best, side]) if p[best, side] > other else 0.0
-        return Judgement(support, c.sentence, c.signals, other)
+        c = readings[best][0]
+        support = float(p[best, side]) if p[best, side] > p[:, 1 - side].max() else 0.0
+        return Judgement(support, c.sentence, c.signals)
 
     def supports(self, judgement: Judgement) -> bool:
         return judgement.sentence is not None and judgement.support >= self.threshold
