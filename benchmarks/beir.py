@@ -199,7 +199,8 @@ def cache_key(data: Data, s: Settings, max_docs: int | None) -> str:
     field added to Settings (``store``, ``answerer``, a per-corpus ``index_dir``) keeps the key."""
     h = hashlib.sha256()
     h.update(hashlib.sha256(data.corpus.read_bytes()).digest())
-    h.update(json.dumps([s.model, s.chunk_tokens, s.chunk_overlap, max_docs]).encode())
+    h.update(json.dumps([s.model, s.chunk_tokens, s.chunk_overlap, max_docs]
+                        + ([] if s.encoder == "torch" else [s.encoder])).encode())
     return h.hexdigest()[:12]
 
 
@@ -250,12 +251,17 @@ def run(a: argparse.Namespace) -> int:
         if a.max_docs:
             data = subset(data, a.max_docs, work / "subset")
         settings = base.replace(corpus=data.corpus, index_dir=work / "index")
-        # Queries go through the full sentence-transformers model (no ONNX query encoder export).
-        embedder = TimedEmbedder(settings.model, batch_size=settings.batch_size, fast_query=False)
+        # Documents go through RAG_ENCODER's encoder; queries through the full sentence-transformers
+        # model (no ONNX query encoder export: the same vectors within 1e-5).
+        embedder = TimedEmbedder(settings.model, batch_size=settings.batch_size, fast_query=False,
+                                 encoder=settings.encoder)
         store, stats = index_corpus(settings, embedder, fresh=not a.cache, overhead=not a.no_overhead)
 
         t0 = time.perf_counter()
-        vectors = embedder.encode(list(data.queries.values()))
+        # Queries in fp32, as the product encodes them whichever encoder built the index.
+        queries = embedder if settings.encoder == "torch" else Embedder(settings.model, fast_query=False,
+                                                                         encoder="torch")
+        vectors = queries.encode(list(data.queries.values()))
         query_seconds = time.perf_counter() - t0
         if a.sweep:
             rows = sweep(store, data.queries, data.qrels, vectors, settings)

@@ -38,6 +38,18 @@ class FakeEmbedder:
             out[row] = out[row] / norm if norm else out[row]
         return out
 
+    def encode_pooled(self, texts: list[str], spans: list, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk vectors, and each span's text encoded (the real encoder pools the chunk's tokens)."""
+        found: dict[int, str] = {}
+        for text, marks in zip(texts, spans):
+            for start, end, s in marks:
+                found.setdefault(s, text[start:end])
+        encode = FakeEmbedder.encode.__get__(self)  # one pass, whatever wraps ``encode``
+        return encode(texts), encode([found.get(i, "") for i in range(1 + max(found, default=-1))])
+
+    def use(self, encoder: str) -> None:
+        self.encoder = encoder
+
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 

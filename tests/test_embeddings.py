@@ -33,7 +33,7 @@ def test_vectors_are_unit_length_and_meaningful(embedder):
     assert v[0] @ v[1] > v[0] @ v[2] + 0.2
     assert embedder.encode([]).shape == (0, 384)
     q = embedder.encode_query("Integrated care systems replaced clinical commissioning groups.")
-    assert np.allclose(q, v[0], atol=1e-5)
+    assert float(q @ v[0]) >= 0.99  # queries in fp32, documents in int8 (tests/test_onnx_document.py)
 
 
 def test_token_counts_are_the_models_own(embedder):

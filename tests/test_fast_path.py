@@ -1,9 +1,11 @@
 """The light query encoder (ONNX Runtime) against the full path (sentence-transformers).
 
-Same model, same index: every shipped question must get the same passages, the same
-answer and the same citations whichever path encodes it, and the query vectors must agree
-to 1e-5 cosine. When the exported encoder is missing, damaged or refused, queries quietly
-take the full path. Everything is real: the default model, a real export, real files.
+Queries are encoded in fp32 whichever encoder built the index; the vectors compared with
+here are sentence-transformers' own (``encoder="torch"``). Same model, same index: every
+shipped question must get the same passages, the same answer and the same citations
+whichever path encodes it, and the query vectors must agree to 1e-5 cosine. When the
+exported encoder is missing, damaged or refused, queries quietly take the full path.
+Everything is real: the default model, a real export, real files.
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ def questions() -> list[str]:
 
 
 def fresh_embedder(embedder: Embedder, **kwargs) -> Embedder:
-    """An Embedder of the default model sharing the session's loaded sentence-transformers model."""
-    new = Embedder(embedder.name, **kwargs)
+    """A torch Embedder of the default model sharing the session's loaded sentence-transformers model."""
+    new = Embedder(embedder.name, **dict({"encoder": "torch"}, **kwargs))
     new.__dict__["model"] = embedder.model
     return new
 
@@ -160,7 +162,7 @@ def test_missing_encoder_falls_back_then_is_exported_once(embedder, tmp_path):
     assert fallback.query_encoder is None and fallback.fast_query_problem == "not exported yet"
     q = "What has replaced clinical commissioning groups?"
     vector = fallback.encode_query(q)  # the full path, then an export for the next query
-    assert np.allclose(vector, embedder.encode([q])[0], atol=1e-6)
+    assert np.allclose(vector, fresh_embedder(embedder).encode([q])[0], atol=1e-6)
     assert fallback.query_encoder is not None
     assert float(fallback.encode_query(q) @ vector) >= 1 - 1e-5
     assert query_encoder.status(fallback.path, tmp_path) == "ready"
@@ -190,7 +192,7 @@ def test_damaged_encoder_is_not_used(embedder, encoder_cache, tmp_path, damage):
     if damage.endswith("meta"):
         return  # without a readable meta.json the entry counts as missing: see the export-once test
     q = "Who floated the idea of GP nationalisation?"
-    assert np.allclose(damaged.encode_query(q), embedder.encode([q])[0], atol=1e-6)
+    assert np.allclose(damaged.encode_query(q), fresh_embedder(embedder).encode([q])[0], atol=1e-6)
     assert query_encoder.status(damaged.path, tmp_path / "cache") == "ready"  # a query does not re-export
 
 
@@ -241,7 +243,7 @@ def test_export_that_does_not_match_is_refused(embedder, tmp_path, monkeypatch):
     again = fresh_embedder(embedder, cache_dir=tmp_path)
     assert again.query_encoder is None and "export failed earlier" in again.fast_query_problem
     q = "What has replaced clinical commissioning groups?"
-    assert np.allclose(again.encode_query(q), embedder.encode([q])[0], atol=1e-6)
+    assert np.allclose(again.encode_query(q), fresh_embedder(embedder).encode([q])[0], atol=1e-6)
     assert query_encoder.status(again.path, tmp_path) == "failed"  # a query did not retry
 
 

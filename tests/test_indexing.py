@@ -24,13 +24,18 @@ FILES = ["000_5f02ec8ebbba9bda.txt", "001_a1af8ce10c5b3b2b.txt", "002_305e029074
 def counting(embedder, monkeypatch):
     """The real embedder, counting the texts it is asked to encode."""
     seen: list[str] = []
-    real = embedder.encode
+    real, real_pooled = embedder.encode, embedder.encode_pooled
 
     def encode(texts, progress=False):
         seen.extend(texts)
         return real(texts, progress=progress)
 
+    def encode_pooled(texts, spans, progress=False):  # chunks, their sentences pooled from the same pass
+        seen.extend(texts)
+        return real_pooled(texts, spans, progress=progress)
+
     monkeypatch.setattr(embedder, "encode", encode)
+    monkeypatch.setattr(embedder, "encode_pooled", encode_pooled)
     return seen
 
 
@@ -186,6 +191,10 @@ def test_stale_reasons(seed_corpus_copy, seed_index_copy):
     assert indexing.stale_reason(manifest, settings, files) is None
     assert "another model" in indexing.stale_reason(dict(manifest, model="other/model"), settings, files)
     assert "chunk tokens" in indexing.stale_reason(manifest, settings.replace(chunk_tokens=64), files)
+    assert "encoder" in indexing.stale_reason(manifest, settings.replace(encoder="torch"), files)
+    assert "encoder" in indexing.stale_reason({k: v for k, v in manifest.items() if k != "encoder"}, settings,
+                                              files)  # built before the encoder was recorded: torch
+    assert indexing.adopt(dict(manifest, encoder="torch", sentence_pooling=False), settings).encoder == "torch"
     assert "added, changed or removed" in indexing.stale_reason(manifest, settings, files[:-1])
 
 
@@ -279,3 +288,25 @@ def test_a_file_name_that_is_not_utf8_does_not_break_the_index(tmp_path, embedde
         report = indexing.build(settings, embedder)
     assert report.embedded == ["corpus/good.txt"] and "not valid UTF-8" in caplog.text
     assert [c.source for c in generations.load(settings.index_dir).chunks] == ["corpus/good.txt"]
+
+
+def test_pooled_sentence_vectors_take_no_second_pass(tmp_path):
+    """RAG_SENTENCE_POOLING: each sentence's vector comes out of its chunk's pass (fast, with fakes)."""
+    from fakes import FakeEmbedder
+
+    from rag.store.memory import MemoryBackend
+
+    (tmp_path / "a.txt").write_text("Quokkas live on Rottnest Island near Perth. They are small marsupials.\n\n"
+                                    "Rottnest lies off the coast of Western Australia.\n", encoding="utf-8")
+    embedder, seen = FakeEmbedder(), []
+    real = embedder.encode
+    embedder.encode = lambda texts, progress=False: seen.extend(texts) or real(texts)
+    backend = MemoryBackend()
+    indexing.build(Settings.load(corpus=tmp_path, store="memory", sentence_pooling=True), embedder, backend=backend)
+    store = backend.open()
+    assert store.manifest["sentence_pooling"] is True and seen == []  # encode_pooled only
+    chunks = store.chunks([i for i, _ in store.dense(real(["x"])[0], 10)])
+    sentences = list({s.id: s for c in chunks for s in store.sentences(c.id)}.values())
+    assert len(sentences) == 3
+    pooled = store.sentence_vectors([s.id for s in sentences])
+    assert np.allclose(pooled, real([s.text for s in sentences]), atol=1e-6)  # the fake pools by encoding the span

@@ -5,6 +5,13 @@ folder; any other sentence-transformers model can be named by path (or by hub na
 it is already in the local Hugging Face cache). torch and sentence-transformers are
 imported only when something is actually encoded: they cost seconds to import.
 
+Documents are encoded on ONNX Runtime by default (:mod:`rag.embeddings.onnx_document`,
+int8, every core); ``encoder="torch"`` is sentence-transformers itself, the path before. An
+index records its encoder, and the Assistant has ``encode`` use that same one
+(:meth:`Embedder.use`). Queries are encoded in fp32 whatever encoded the documents: one text
+is cheap, and int8 queries against int8 documents cost answers that fp32 queries kept
+(benchmarks/RESULTS.md, "Indexing speed").
+
 Queries take a faster road when they can: the same model exported to ONNX at index time
 (:mod:`rag.embeddings.onnx_query`, exported by :mod:`rag.embeddings.onnx_export`), verified
 against sentence-transformers, and used with the
@@ -20,7 +27,7 @@ import os
 import threading
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.settings import DEFAULT_MODEL
@@ -79,10 +86,13 @@ class Embedder:
     """One sentence-transformers model: tokenizer for sizing chunks, encoder for vectors."""
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, fast_query: bool = True,
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, encoder: str = "onnx-int8") -> None:
         offline()
         self.name = model
         self.path = resolve_model(model)
+        #: Which encoder ``encode`` uses: one of onnx_document.ENCODERS (see :meth:`use`).
+        self.encoder = "torch"
+        self.use(encoder)
         self.batch_size = batch_size
         #: Encode queries with the exported ONNX encoder when one is ready (see rag.embeddings.onnx_query).
         self.fast_query = fast_query
@@ -92,6 +102,31 @@ class Embedder:
         self.fast_query_problem: str | None = None
         self._export_lock = threading.Lock()
         self._export_tried = False
+        self._documents: dict[str, Any] = {}  # kind -> DocumentEncoder, loaded when first used
+
+    def use(self, encoder: str) -> None:
+        """Encode with ``encoder`` from now on (an index's, so its queries match its vectors).
+
+        A model without a local folder can only use torch."""
+        self.encoder = encoder if self.path is not None else "torch"
+
+    def document_encoder(self):
+        """The ONNX encoder of the current kind: from the cache, else exported now (loads torch)."""
+        kind = self.encoder
+        if kind not in self._documents:
+            from rag.embeddings import onnx_document_export as export
+
+            with self._export_lock:
+                try:
+                    self._documents[kind] = export.load(self.path, kind, self.cache_dir)
+                except export.Unavailable as e:
+                    log.info("exporting the %s document encoder (%s)", kind, e)
+                    try:
+                        self._documents[kind] = export.export(self.model, self.path, kind, self.cache_dir)
+                    except export.Unavailable as e:
+                        raise ModelError(f"cannot build the {kind} encoder for {self.name}: {e} "
+                                         "(RAG_ENCODER=torch uses sentence-transformers)") from None
+        return self._documents[kind]
 
     @property
     def model_id(self) -> str:
@@ -129,8 +164,14 @@ class Embedder:
                 return int(config["max_seq_length"])
         return int(self.model.max_seq_length)
 
-    @cached_property
+    @property
     def dim(self) -> int:
+        if self.encoder != "torch":
+            return self.document_encoder().dim
+        return self._torch_dim
+
+    @cached_property
+    def _torch_dim(self) -> int:
         getter = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(getter())
 
@@ -146,20 +187,29 @@ class Embedder:
 
     def encode(self, texts: list[str], progress: bool = False) -> "np.ndarray":
         """Unit-length float32 vectors, so inner product is cosine similarity."""
+        if self.encoder != "torch":
+            return self.document_encoder().encode(texts, progress=progress)
+        return self._torch_encode(texts, progress)
+
+    def _torch_encode(self, texts: list[str], progress: bool = False) -> "np.ndarray":
         import numpy as np
 
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return np.zeros((0, self._torch_dim), dtype=np.float32)
         vectors = self.model.encode(texts, batch_size=self.batch_size, show_progress_bar=progress,
                                     convert_to_numpy=True, normalize_embeddings=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_pooled(self, texts: list[str], spans: list, progress: bool = False) -> "tuple[np.ndarray, np.ndarray]":
+        """Chunk vectors and sentence vectors pooled from the same pass (onnx_document.Span)."""
+        return self.document_encoder().encode_pooled(texts, spans, progress=progress)
+
     def encode_query(self, text: str) -> "np.ndarray":
-        """The query's unit vector: the light encoder's when it is ready, else the full model's."""
+        """The query's unit vector, fp32: the light encoder's when it is ready, else the full model's."""
         fast = self.query_encoder
         if fast is not None:
             return fast.encode(text)
-        vector = self.encode([text])[0]
+        vector = self._torch_encode([text])[0]
         if self.fast_query and self.path is not None and not self._export_tried:
             # The full model is loaded now anyway: export once, so later queries are fast.
             self.prepare_query_encoder(force=False)
