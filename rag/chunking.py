@@ -18,9 +18,9 @@ from rag.types import Chunk, Document, Sentence
 
 TERMINAL = tuple('.!?:;"”’)]')
 SHORT_LINE_WORDS = 10
-#: Hard-wrapped text is wrapped at 30 to 120 characters; a line at least this share of the
-#: width was broken by the wrapping, not by the writer.
-MIN_WRAP, MAX_WRAP, FULL_LINE = 30, 120, 0.6
+#: Hard-wrapped text is wrapped at 20 to 120 characters (``fold -w 30`` and narrow PDF columns
+#: too); a line at least this share of the width was broken by the wrapping, not by the writer.
+MIN_WRAP, MAX_WRAP, FULL_LINE = 20, 120, 0.6
 SENTENCE_END = re.compile(r"[.!?]\s")
 BULLET = re.compile(r"\s*([•·▪◦*+\-–]|\d{1,2}[.)])\s+\S")
 
@@ -42,15 +42,18 @@ def paragraphs(text: str) -> list[tuple[int, int, bool]]:
     continues the one before only when it starts in lower case after an unfinished line;
     and hard-wrapped text (e-mails, RFCs, Project Gutenberg, PDF pages), where lines inside
     a block continue each other whatever they start with ("... signed by" / "King Charles
-    III"), unless the line before ended a sentence well short of the wrap width.
+    III"), unless the line before stopped well short of the wrap width at a sentence end, or
+    before a capital (a heading with no gap after it). A wrapped list item goes on over its
+    lines.
     """
     lines = text.split("\n")
     width = wrap_width(lines)
+    headings = _headings(lines, width)
     spans: list[list] = []  # [start, end, "text" | "list" | "block"]
     prev_line = ""
     pos = 0
     blank_since = False
-    for line in lines:
+    for i, line in enumerate(lines):
         start, end = pos, pos + len(line)
         pos = end + 1
         stripped = line.strip()
@@ -61,12 +64,15 @@ def paragraphs(text: str) -> list[tuple[int, int, bool]]:
         bullet = bool(BULLET.match(line))
         cur = spans[-1] if spans else None
         joins = cur is not None and not blank_since
+        full = width is not None and len(stripped) >= FULL_LINE * width
         if cur and bullet and (cur[2] == "list" or prev_line.endswith(":")):
             cur[1], cur[2] = end, "list"  # intro line plus its bullets: one unit
+        elif joins and cur[2] == "list" and not bullet and _continues(prev_line, stripped, width):
+            cur[1] = end  # a list item wrapped onto another line
         elif (joins and cur[2] != "list" and not bullet and _short_line(prev_line) and _short_line(stripped)
-              and not (width and len(prev_line) >= FULL_LINE * width)):
+              and not (width and len(prev_line) >= FULL_LINE * width) and not full):
             cur[1], cur[2] = end, "block"  # short lines (a signature, an address): one unit
-        elif joins and cur[2] == "text" and not bullet and _continues(prev_line, stripped, width):
+        elif joins and cur[2] == "text" and not bullet and i not in headings and _continues(prev_line, stripped, width):
             cur[1] = end  # a hard-wrapped line continues the paragraph
         else:
             spans.append([lead, end, "text"])
@@ -79,24 +85,45 @@ def wrap_width(lines: list[str]) -> int | None:
     """The width a hard-wrapped text was wrapped at, or None for a paragraph a line.
 
     Wrapped: most lines have a non-blank line after them, the longest lines (90th
-    percentile) are at most ``MAX_WRAP`` characters, and most lines inside blocks come
-    near that width (half of them at least: the rest end paragraphs or sign off).
+    percentile) are at most ``MAX_WRAP`` characters, most lines inside blocks come near
+    that width (half of them at least: the rest end paragraphs or sign off), and half of them
+    at least stop mid-sentence (in a paragraph a line, each line ends a sentence).
     """
     lengths = [len(line.rstrip()) for line in lines if line.strip()]
     if len(lengths) < 4:
         return None
     width = sorted(lengths)[int(0.9 * (len(lengths) - 1))]
-    inner = [len(a.rstrip()) for a, b in zip(lines, lines[1:]) if a.strip() and b.strip()]
+    inner = [a.rstrip() for a, b in zip(lines, lines[1:]) if a.strip() and b.strip()]
     if not MIN_WRAP <= width <= MAX_WRAP or len(inner) < 0.5 * len(lengths):
         return None
-    return width if sum(n >= FULL_LINE * width for n in inner) >= 0.5 * len(inner) else None
+    if sum(not a.endswith(TERMINAL) for a in inner) < len(inner) / 2:
+        return None  # nearly every line ends a sentence: a paragraph a line
+    return width if sum(len(a) >= FULL_LINE * width for a in inner) >= 0.5 * len(inner) else None
+
+
+def _headings(lines: list[str], width: int | None) -> set[int]:
+    """Indexes of the headings of hard-wrapped text: a short line without sentence punctuation,
+    after a sentence's end, before a full line of prose that starts with a capital or a digit
+    (before another short line it is a signature or an address: a block)."""
+    if width is None:
+        return set()
+    out = set()
+    for i in range(1, len(lines) - 1):
+        prev, line, nxt = lines[i - 1].strip(), lines[i].strip(), lines[i + 1].strip()
+        if (line and len(line) < FULL_LINE * width and not line.endswith(TERMINAL) and not BULLET.match(line)
+                and (not prev or prev.endswith(TERMINAL)) and len(nxt) >= FULL_LINE * width
+                and (nxt[:1].isupper() or nxt[:1].isdigit())):
+            out.add(i)
+    return out
 
 
 def _continues(prev: str, line: str, width: int | None) -> bool:
     """Whether ``line`` goes on with the paragraph ``prev`` belongs to."""
     if width is None:
         return not prev.endswith(TERMINAL) and line[0].islower()
-    return not prev.endswith(TERMINAL) or len(prev) >= FULL_LINE * width
+    if len(prev) >= FULL_LINE * width:
+        return True
+    return not prev.endswith(TERMINAL) and not line[0].isupper()  # a short line before a capital: a heading
 
 
 def _short_line(line: str) -> bool:

@@ -235,3 +235,51 @@ def test_a_paragraph_a_line_is_not_taken_for_wrapped_text(seed_docs):
     lines = "Short heading\nA line that is its own paragraph.\nAnother one, also complete.\nA fourth line.\n"
     assert [collapse(lines[s:e]) for s, e, _ in paragraphs(lines)][1:] == [
         "A line that is its own paragraph.", "Another one, also complete.", "A fourth line."]
+
+
+PROSE = ("The lighthouse on Skerrow Point has a lens made by Chance Brothers in 1874, turned by clockwork that "
+         "the keepers wound every four hours through the long winter nights. The first keeper kept the light for "
+         "thirty-one years without a single night dark, and his daughter took the post after him.")
+
+
+@pytest.mark.parametrize("width", [30, 31, 45])
+def test_text_folded_at_narrow_widths_is_wrapped(width):
+    """``fold -s -w 30`` text is hard-wrapped like any other (issue 25, 8)."""
+    import subprocess
+
+    from rag.chunking import wrap_width
+
+    text = subprocess.run(["fold", "-s", "-w", str(width)], input=f"{PROSE}\n\n{PROSE}\n", capture_output=True,
+                          text=True, check=True).stdout
+    lines = text.split("\n")
+    assert wrap_width(lines) is not None
+    assert [collapse(text[a:b]) for a, b, _ in paragraphs(text)] == [PROSE, PROSE]
+
+
+def test_a_wrapped_list_item_is_not_cut_after_its_first_line():
+    text = ("What to bring on the walk, in the order the warden gave them at the start:\n"
+            "- a tent and a sleeping bag, and enough food and water for\n"
+            "  three days on the hill in any weather\n"
+            "- a map of the island and a compass\n\n"
+            "The walk starts at the harbour at nine and ends at the lighthouse,\n"
+            "where the keeper's daughter serves tea to walkers until five.\n"
+            "- Bring cash, as there is no card machine on the island,\n"
+            "  and the shop in the village closes at noon.\n")
+    spans = [collapse(text[a:b]) for a, b, _ in paragraphs(text)]
+    assert spans[0].endswith("for three days on the hill in any weather - a map of the island and a compass")
+    assert spans[-1] == ("- Bring cash, as there is no card machine on the island, and the shop in the village "
+                         "closes at noon.")
+
+
+def test_a_heading_with_no_gap_after_it_is_a_paragraph_of_its_own():
+    """A short line without a full stop, then a capital: a heading, not the start of a sentence (issue 25, 4)."""
+    text = ("Lights and navigation\n"
+            "The lighthouse on Skerrow Point has a lens made by Chance Brothers in\n"
+            "1874, turned by clockwork that the keepers wound every four hours\n"
+            "through the long winter nights, and it still turns today for ships.\n"
+            "The harbour\n"
+            "Boats moor inside the breakwaters, which were built of dressed granite\n"
+            "by the men of the island in the years after the great storm of 1893.\n")
+    assert [collapse(text[a:b]) for a, b, _ in paragraphs(text)] == [
+        "Lights and navigation", collapse("\n".join(text.split("\n")[1:4])), "The harbour",
+        collapse("\n".join(text.split("\n")[5:7]))]

@@ -239,3 +239,39 @@ def test_seed_questions_on_word_files_cite_verbatim_quotes(question, fact, hunt,
     data = answer.to_dict()
     assert not data["abstained"] and fact.lower() in collapse(" ".join(s["text"] for s in data["sentences"])).lower()
     check_citations(data, root, written)
+
+
+GARDEN_MD = ("# Opening hours\n\nThe harbour office opens at nine.\n\n"
+             "# The alpine house\n\n- It holds saxifrages and gentians\n")
+GARDEN_HTML = ("<h1>Opening hours</h1><p>The harbour office opens at nine.</p>"
+               "<h1>The alpine house</h1><ul><li>It holds saxifrages and gentians</li></ul>")
+
+
+@pytest.mark.parametrize("maker", ["pandoc", "libreoffice"])
+def test_word_files_of_other_writers_read_by_heading(tmp_path, maker):
+    """pandoc's and LibreOffice's .docx: each heading a section, its paragraph and bullet under it."""
+    from make_foreign import libreoffice_docx, pandoc_docx
+
+    path = (pandoc_docx(tmp_path / "garden.docx", GARDEN_MD) if maker == "pandoc"
+            else libreoffice_docx(tmp_path / "garden.docx", GARDEN_HTML))
+    docs = load(path, rules=[])
+    assert [(d.section, d.text) for d in docs] == [
+        ("Opening hours", "Opening hours\n\nThe harbour office opens at nine."),
+        ("The alpine house", "The alpine house\n\n• It holds saxifrages and gentians")]
+
+
+def test_a_word_file_is_read_in_a_child_process_with_a_time_limit(tmp_path, caplog):
+    """As PDFs are: a file that hangs or crashes its parser costs that file only (issue 25, 9)."""
+    from make_foreign import pandoc_docx
+
+    from rag.loaders.docx import DocxLoader
+
+    path = pandoc_docx(tmp_path / "garden.docx", GARDEN_MD)
+    f = SourceFile(path=path, source=path.name, sha256="")
+    loader = DocxLoader()
+    assert loader.isolated
+    assert [d.section for d in loader.load(f, [])] == ["Opening hours", "The alpine house"]
+    loader.time_limit_s = 0.001
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        assert loader.load(f, []) == []
+    assert f"skipping {path.name}: reading it took over 0.001 s" in caplog.text

@@ -100,6 +100,14 @@ def test_words_broken_at_line_ends_are_joined(tmp_path):
         8: "known gap stops a join."}
 
 
+def test_a_broken_word_whose_tail_fills_the_next_line_is_joined_there(tmp_path):
+    """Joined on the first line, "tifier." would leave line 2 empty, and a citation of the
+    sentence would end a line before the sentence does on the page."""
+    lines_pdf(tmp_path / "t.pdf", [["The longest name allowed for an iden-", "tifier.", "Another sentence follows."]])
+    assert numbered(load(tmp_path / "t.pdf")[0]) == {
+        1: "The longest name allowed for an", 2: "identifier.", 3: "Another sentence follows."}
+
+
 def test_running_headers_footers_and_page_numbers_are_dropped(tmp_path):
     pages = [[f"Section {n} begins with its own words.", "It goes on for a line.", f"And ends on page {n}."]
              for n in range(1, 5)]

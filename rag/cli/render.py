@@ -51,7 +51,9 @@ def print_hits(console: "Console", hits: list["Hit"]) -> None:
     for h in hits:
         c = h.chunk
         lines = f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}-{c.end_line}"
-        head = Text.assemble((f"#{h.rank} ", "bold"), (f"{oneline(c.source)}, {lines}", "cyan"))
+        page = f"page {c.page}, " if c.page is not None else ""
+        under = f' under "{oneline(c.section)}"' if c.section else ""
+        head = Text.assemble((f"#{h.rank} ", "bold"), (f"{oneline(c.source)}, {page}{lines}{under}", "cyan"))
         scores = (f"evidence {_score(h.evidence, 3)}  fused {h.score:.4f}  dense {_score(h.dense, 3)}  "
                   f"bm25 {_score(h.bm25, 2)}  chars {_score(h.chars, 2)}")
         text = safe(" ".join(c.text.split()))
@@ -72,13 +74,38 @@ def print_info(console: "Console", data: dict) -> None:
     console.print(f"index      {data['index']} ({data['generation']}, {data['bytes'] / 1e6:.2f} MB)")
     console.print(f"model      {data['model']} ({data['dim']} dimensions)")
     console.print(f"chunking   {data['chunk_tokens']} tokens, {data['chunk_overlap']} overlap")
-    console.print(f"corpus     {data['corpus']}: {len(data['files'])} files, "
+    console.print(f"corpus     {data['corpus']}: {plural(len(data['files']), 'file')} indexed, "
                   f"{counts.get('chunks', 0)} chunks, {counts.get('sentences', 0)} sentences")
-    kinds = [f"{suffix} {n['files']} file{'s' if n['files'] != 1 else ''}"
-             + (f" ({n['pages']} pages)" if n["pages"] else "") for suffix, n in data.get("by_type", {}).items()]
+    kinds = [f"{suffix} {plural(n['files'], 'file')}" + (f" ({plural(n['pages'], 'page')})" if n["pages"] else "")
+             for suffix, n in data.get("by_type", {}).items()]
     console.print(f"types      {', '.join(kinds) or '-'}")
     console.print(f"built      {data['built_at']}")
     console.print(f"status     {'stale: ' + data['stale'] if data['stale'] else 'up to date'}")
     for source in data["files"]:
-        more = f" ({pages[source]} pages)" if source in pages else ""
+        more = f" ({plural(pages[source], 'page')})" if source in pages else ""
         console.print(f"  {oneline(source)}{more}", markup=False, highlight=False)
+    print_skipped(console, data.get("skipped", {}))
+
+
+def print_index_report(console: "Console", report, skipped: dict[str, str], target: str) -> None:
+    """``rag index``'s summary: files indexed (the skipped ones not among them), then the skipped with why."""
+    embedded, reused = ([s for s in sources if s not in skipped] for sources in (report.embedded, report.reused))
+    console.print(f"indexed {plural(len(embedded) + len(reused), 'file')}: {len(embedded)} embedded, "
+                  f"{len(reused)} unchanged, {len(report.removed)} removed; {report.chunks} chunks, "
+                  f"{report.sentences} sentences in {report.seconds:.1f}s -> {target}", markup=False, highlight=False)
+    print_skipped(console, skipped)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def print_skipped(console: "Console", skipped: dict[str, str]) -> None:
+    """The files that gave nothing to index, each with why: said every time, not only when first read."""
+    from rag.rendering import oneline
+
+    if skipped:
+        console.print(f"skipped    {plural(len(skipped), 'file')} (nothing indexed from them):",
+                      markup=False, highlight=False)
+    for source, why in skipped.items():
+        console.print(f"  {oneline(source)}: {oneline(why)}", markup=False, highlight=False)

@@ -42,20 +42,34 @@ _CELL_PARAGRAPHS = ".//w:p[not(ancestor::w:txbxContent)]"
 class DocxLoader:
     suffixes = (".docx",)
     binary = True
+    #: Seconds one file may take; over it the file is skipped with a warning.
+    time_limit_s = 120.0
+    #: Read in a child process, as PDFs are (rag.loaders.isolation): a file that hangs lxml or
+    #: blows up its memory costs that file, never the whole `rag index`.
+    isolated = True
 
     def load(self, f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
-        blocks = read_blocks(f)
-        if blocks is None:
-            return []
-        docs = []
-        for k, heading, lines in sections(blocks):
-            if not any(text.strip() and not is_boilerplate(text, rules) for _, text in lines):
-                continue  # nothing left once the rules applied: no warning per section
-            for doc in document_from_lines(f, lines, rules):
-                docs.append(replace(doc, doc_id=str(k), section=heading, title=heading or doc.title))
-        if not docs:
-            log.warning("skipping %s: no text %sin it", f.source, "left " if any(t for t, _ in blocks) else "")
-        return docs
+        if self.isolated:
+            from rag.loaders.isolation import run_isolated
+
+            return run_isolated(read_docx, (f, rules), f.source, timeout=self.time_limit_s, default=[])
+        return read_docx(f, rules)
+
+
+def read_docx(f: SourceFile, rules: list[re.Pattern[str]]) -> list[Document]:
+    """The documents of one .docx, a document per section; [] with a warning naming it when it holds none."""
+    blocks = read_blocks(f)
+    if blocks is None:
+        return []
+    docs = []
+    for k, heading, lines in sections(blocks):
+        if not any(text.strip() and not is_boilerplate(text, rules) for _, text in lines):
+            continue  # nothing left once the rules applied: no warning per section
+        for doc in document_from_lines(f, lines, rules):
+            docs.append(replace(doc, doc_id=str(k), section=heading, title=heading or doc.title))
+    if not docs:
+        log.warning("skipping %s: no text %sin it", f.source, "left " if any(t for t, _ in blocks) else "")
+    return docs
 
 
 def read_blocks(f: SourceFile) -> list[tuple[str, bool]] | None:

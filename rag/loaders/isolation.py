@@ -7,7 +7,7 @@ call then costs a round trip of pickles (about a millisecond; see benchmarks/pdf
 A call over its time limit, or a child that dies, gets the child killed and a fresh one for
 the next call. What the call logs at WARNING or above in the child is logged again here, on
 the same logger, so warnings name their file as they would in-process. A loader opts in with a
-class attribute (``PdfLoader.isolated``).
+class attribute (``PdfLoader.isolated``, ``DocxLoader.isolated``).
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
 """PDF: a document per page, its lines in reading order, numbered as a reader counts them.
 
 pypdfium2 (PDFium, Chrome's PDF engine) gives each character and its box; its page text is
-3-12x pypdf's speed and 20x pdfminer.six's (benchmarks/pdf_throughput.py). Lines are
-built from the boxes, not the content stream's order, so a two-column page drawn row by row
-still reads column by column: characters -> runs on one baseline (split at gaps wider than a
-letter is high) -> columns, between gutters that almost no run crosses (a run across one, a
-title, is read on its own in its place) -> lines, numbered 1.. in that order, running heads
-included, so "p. 3, lines 12-14" is found by eye. A wider step than the file's usual one, or
-another type size, leaves a blank line (paragraphs stay apart). Running headers and footers
-(repeated at the top or bottom of pages, digits masked) and lone page numbers are dropped. A
-word broken at a line end is joined on the first line when the next goes on in lower case:
-"integ-"/"rated" -> "integrated"; "self-"/"employed" keeps its hyphen only when the file
-spells "self-employed" elsewhere and never "selfemployed".
+3-12x pypdf's speed and 20x pdfminer.six's (benchmarks/pdf_throughput.py). The page's lines,
+in the order a reader reads and counts them (head, columns, foot), are rag.loaders.pdf_layout's;
+so "p. 3, lines 12-14" is found by eye. A wider step than the file's usual one, or another
+type size, leaves a blank line (paragraphs stay apart). Running headers and footers (repeated
+at the top or bottom of pages, digits masked) and lone page numbers are dropped.
+
+A word broken at a line end is joined on the first line, or on the second when its tail is all
+that line holds ("an iden-"/"tifier." -> "an"/"identifier."): a sentence keeps the line it ends
+on. A typesetter's hyphenation mark (Chromium's U+2010, a soft hyphen U+00AD) goes:
+"break\u2010"/"waters" -> "breakwaters". A plain hyphen may be either, so the file's own words
+decide: it goes ("integ-"/"rated" -> "integrated") unless the file writes the word with the
+hyphen elsewhere, or uses both halves as words of their own and never writes it closed
+("eighteen-"/"eighties" -> "eighteen-eighties"). After a plain hyphen the next line must go on
+in lower case ("GP-"/"Led" stays), or in capitals the file writes closed ("SE-"/"QUENCE" ->
+"SEQUENCE").
 """
 
 from __future__ import annotations
@@ -19,33 +23,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass
 from statistics import median
 
 from rag.loaders.base import SourceFile, is_boilerplate
+from rag.loaders.pdf_layout import Line, page_lines
 from rag.types import Document
 
 log = logging.getLogger("rag")
 
-#: Characters PDFium reports that a reader sees otherwise: ligatures, its line-end hyphen marks.
-CHARS = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
-                       "\ufb06": "st", "\ufffe": "-", "\x02": "-", "\xa0": " "})
-#: A lone page number: "7", "Page 7 of 9", "p. 7", "7/9", "- 7 -", "iv".
-PAGE_NUMBER = re.compile(r"(page\s*|p\.\s*)?(\d+|[ivx]{1,5})(\s*(of|/)\s*\d+)?|[-\u2013\u2014]\s*\d+\s*[-\u2013\u2014]",
-                         re.I)
-RUN_GAP = 1.0  # a horizontal gap over this many letter heights starts a new run (column gutters are wider)
+#: A lone page number: "7", "Page 7 of 9", "p. 7", "7/9", "- 7 -", "iv", "-i-".
+PAGE_NUMBER = re.compile(r"(page\s*|p\.\s*)?(\d+|[ivx]{1,5})(\s*(of|/)\s*\d+)?"
+                         r"|[-\u2013\u2014]\s*(\d+|[ivx]{1,5})\s*[-\u2013\u2014]", re.I)
 PARAGRAPH_STEP = 1.4  # a line step over this many times the file's usual one is a paragraph gap
-
-
-@dataclass
-class Line:
-    no: int  # the line's number on the page, in reading order
-    text: str
-    y0: float  # bottom and top of the line's letters (PDF points, upwards)
-    y1: float
-    gap_before: bool = False
 
 
 class PdfLoader:
@@ -122,24 +112,6 @@ def _read_pages(pdf, source: str, max_pages: int, time_limit_s: float) -> list[l
     return pages
 
 
-def page_lines(textpage) -> list[Line]:
-    """One page's lines in reading order, numbered from 1: columns left to right, cut into bands
-    by the runs that cross a gutter (each read in its place from the top)."""
-    runs = _runs(textpage)
-    gutters = _gutters(runs)
-    cols = [-1 if any(r[0] < g0 and r[2] > g1 for g0, g1 in gutters)
-            else sum((g0 + g1) / 2 < (r[0] + r[2]) / 2 for g0, g1 in gutters) for r in runs]
-    spanning = sorted(r[1] + r[3] for r, col in zip(runs, cols) if col < 0)
-    groups: dict[tuple, list] = {}
-    for r, col in zip(runs, cols):
-        band = len(spanning) - bisect_right(spanning, r[1] + r[3])  # crossing runs above this one
-        groups.setdefault((band, col < 0, col), []).append(r)
-    lines: list[Line] = []
-    for key in sorted(groups):
-        lines += _lines_of(groups[key], len(lines))
-    return lines
-
-
 def _mark_gaps(pages: list[list[Line]]) -> None:
     """Mark the lines after a paragraph gap: a step wider than the file's usual one (its most
     common, the narrower of equals; not under most of a line's height, a lone subscript), or
@@ -152,82 +124,6 @@ def _mark_gaps(pages: list[list[Line]]) -> None:
         for a, b in zip(lines, lines[1:]):
             ha, hb = a.y1 - a.y0, b.y1 - b.y0
             b.gap_before = (usual > 0 and a.y0 - b.y0 > PARAGRAPH_STEP * usual) or abs(ha - hb) > 0.15 * max(ha, hb)
-
-
-def _runs(textpage) -> list[list]:
-    """``[x0, y0, x1, y1, chars]`` of each run of characters on one baseline, in stream order."""
-    n = textpage.count_chars()
-    text = textpage.get_text_range()
-    if len(text) != n:  # characters beyond the BMP: ask one by one
-        import pypdfium2.raw as raw
-
-        text = "".join(chr(raw.FPDFText_GetUnicode(textpage.raw, i)) for i in range(n))
-    runs: list[list] = []
-    cur: list | None = None
-    space = False
-    for i, ch in enumerate(text):
-        if ch.isspace():
-            space = True  # PDFium adds spaces (and line breaks) where the layout has gaps
-            continue
-        x0, y0, x1, y1 = textpage.get_charbox(i, loose=True)
-        h = y1 - y0
-        if cur is not None and min(y1, cur[3]) - max(y0, cur[1]) > 0.5 * min(h, cur[3] - cur[1]) \
-                and -0.5 * h < x0 - cur[2] < RUN_GAP * h:
-            if space or x0 - cur[2] > 0.35 * h:
-                cur[4].append(" ")
-            cur[4].append(ch)
-            cur[2], cur[1], cur[3] = max(cur[2], x1), min(cur[1], y0), max(cur[3], y1)
-        else:
-            cur = [x0, y0, x1, y1, [ch]]
-            runs.append(cur)
-        space = False
-    return runs
-
-
-def _gutters(runs: list[list]) -> list[tuple[float, float]]:
-    """Vertical strips between columns: crossed by almost no run, with a fifth of the text or
-    more on either side (a right-aligned page number or an indent is no column)."""
-    if len(runs) < 6:
-        return []
-    left, right = min(r[0] for r in runs), max(r[2] for r in runs)
-    cover = [0] * (int(right - left) // 2 + 3)  # runs over each 2-point strip, as differences
-    for r in runs:
-        cover[int(r[0] - left) // 2] += 1
-        cover[int(r[2] - left) // 2 + 1] -= 1
-    allowed, total = max(2, len(runs) // 15), sum(len(r[4]) for r in runs)
-    gutters, depth, start = [], 0, None
-    for b, step in enumerate(cover):
-        depth += step
-        if depth <= allowed and start is None:
-            start = b
-        elif depth > allowed and start is not None:
-            g0, g1 = left + 2 * start + 2, left + 2 * b - 2
-            sides = sum(len(r[4]) for r in runs if r[2] <= g0), sum(len(r[4]) for r in runs if r[0] >= g1)
-            if start > 0 and g1 - g0 >= 2 and min(sides) >= 0.2 * total:
-                gutters.append((g0, g1))
-            start = None
-    return gutters
-
-
-def _lines_of(runs: list[list], numbered: int) -> list[Line]:
-    """Runs of one column (or one spanning strip) -> lines, top to bottom."""
-    rows: list[list[list]] = []
-    for r in sorted(runs, key=lambda r: -(r[1] + r[3])):
-        row = rows[-1] if rows else None
-        if row and min(r[3], row[0][3]) - max(r[1], row[0][1]) > 0.5 * min(r[3] - r[1], row[0][3] - row[0][1]):
-            row.append(r)
-        else:
-            rows.append([r])
-    lines = []
-    for row in rows:
-        row.sort(key=lambda r: r[0])
-        text = "".join(row[0][4])
-        for a, b in zip(row, row[1:]):
-            text += (" " if b[0] - a[2] > 0.15 * (a[3] - a[1]) else "") + "".join(b[4])
-        numbered += 1
-        lines.append(Line(numbered, " ".join(text.translate(CHARS).split()), min(r[1] for r in row),
-                          max(r[3] for r in row)))
-    return lines
 
 
 def _drop_furniture(pages: list[list[Line]]) -> None:
@@ -264,16 +160,29 @@ def _without(lines: list[Line], unwanted) -> list[Line]:
 def _join_hyphenated(pages: list[list[Line]]) -> None:
     """Join words broken at a line end (see the module docstring for when the hyphen stays)."""
     words = Counter(w for lines in pages for line in lines for w in re.findall(r"[\w-]+", line.text.casefold()))
+    parts = Counter(w for lines in pages for line in lines for w in re.findall(r"\w+", line.text.casefold()))
     for lines in pages:
         for a, b in zip(lines, lines[1:]):
-            if not (re.search(r"\w-$", a.text) and b.text[:1].islower() and not b.gap_before):
+            mark = a.text[-1:]
+            if not (re.search(r"\w[-\u00ad\u2010]$", a.text) and not b.gap_before and b.text[:1].isalpha()):
                 continue
             head, _, rest = b.text.partition(" ")
-            stem, word = a.text[:-1], re.match(r"[\w-]*", head).group().casefold()
-            last = re.findall(r"[\w-]+$", stem)[-1].casefold()
-            keep = words[f"{last}-{word}"] > 0 and not words[last + word]
-            a.text, b.text = stem + ("-" if keep else "") + head, rest
+            stem, word = a.text[:-1], re.match(r"\w*", head).group()
+            last = re.findall(r"\w+$", stem)[-1]
+            if mark == "-" and not word.islower() and not (last.isupper() and word.isupper()
+                                                           and words[(last + word).casefold()]):
+                continue  # "GP-"/"Led": a capital goes on, unless a word in capitals the file writes closed
+            last, word = last.casefold(), word.casefold()
+            keep = mark == "-" and not words[last + word] and (
+                words[f"{last}-{word}"] > 0 or (parts[last] > 1 and parts[word] > 1))
+            if rest:
+                a.text, b.text = stem + ("-" if keep else "") + head, rest
+            else:  # the tail is all the next line holds: join there, so a sentence keeps the line it ends on
+                cut = re.search(r"\w+$", stem).start()
+                a.text, b.text = stem[:cut].rstrip(), stem[cut:] + ("-" if keep else "") + head
         lines[:] = _without(lines, lambda line: not line.text)
+        for line in lines:
+            line.text = line.text.replace("\u00ad", "").replace("\u2010", "-")
 
 
 def _page_document(f: SourceFile, page: int, lines: list[Line], rules: list[re.Pattern[str]]) -> Document | None:
