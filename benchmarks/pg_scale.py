@@ -142,6 +142,24 @@ def build(backend: PostgresBackend, maker: Maker, files: int) -> tuple[dict, np.
     return times, all_vectors, rows
 
 
+def term_tables(url: str) -> dict:
+    """Seconds a new reader takes for the answerer's term tables: read as the writer counted
+    them, and counted by the reader over every chunk (as before issue 27), in the same run."""
+    from rag.analysis import COUNTED
+
+    out = {}
+    for name, analyse in COUNTED.items():
+        t0 = time.perf_counter()
+        stored = PostgresBackend(url).open().term_frequencies(name, analyse)
+        t1 = time.perf_counter()
+        scanned = PostgresBackend(url).open().term_frequencies(name, lambda texts, f=analyse: f(texts))
+        t2 = time.perf_counter()
+        out[name] = {"read_seconds": round(t1 - t0, 2), "counted_by_reader_seconds": round(t2 - t1, 2),
+                     "same": stored == scanned, "terms": len(stored[1])}
+        print(f"term table {name}: {out[name]}", file=sys.stderr, flush=True)
+    return out
+
+
 def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     scores = np.concatenate([queries @ vectors[i:i + 200_000].T for i in range(0, len(vectors), 200_000)], axis=1)
     return np.argsort(-scores, axis=1)[:, :k]
@@ -199,6 +217,8 @@ def main() -> int:
     p.add_argument("--vectors", choices=("manifold", "isotropic"), default="manifold",
                    help="how the vectors are made (see benchmarks/synthetic_vectors.py)")
     p.add_argument("--serve", action="store_true", help="also measure a rag serve process")
+    p.add_argument("--term-tables-only", action="store_true",
+                   help="after the build, only time the answerer's term tables (read, and counted by a reader)")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     files = max(1, a.chunks // PER_FILE)
@@ -218,6 +238,10 @@ def main() -> int:
         times, vectors, row = build(backend, maker, files)
         result.update(times)
         result["database_bytes"] = backend.describe()["bytes"]
+        result["term_tables"] = term_tables(url)
+        if a.term_tables_only:
+            print(json.dumps(result, indent=1))
+            return 0
         texts, qvecs = maker.queries(a.queries)
         truth = exact_top(vectors, qvecs, 10)
         result["recall@10"] = {}

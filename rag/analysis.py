@@ -6,6 +6,7 @@
 - :func:`content_terms`: stemmed content words without the fuller stop list and the words
   that frame a question (the answerer's coverage features).
 - :func:`content_words`: unstemmed words outside the fuller stop list (follow-up detection).
+- :data:`COUNTED`: the answerer's named term tables (content terms, lower-case words).
 
 One module so the stop lists and the stemmer are chosen in one place.
 """
@@ -91,3 +92,17 @@ def content_words(words: list[str]) -> list[str]:
     from bm25s.stopwords import STOPWORDS_EN_PLUS
 
     return [w for w in words if w not in STOPWORDS_EN_PLUS]
+
+
+def lowercase_words(texts: list[str]) -> list[list[str]]:
+    """The words each text writes in lower case ("general", not "General" or "NHS")."""
+    return [re.findall(r"\b[a-z]+\b", t) for t in texts]
+
+
+#: The answerer's term tables (``Store.term_frequencies``): name -> analyser. A shared store
+#: counts these as it writes, so a server does not count them over every passage at start.
+COUNTED = {"content": content_terms, "lowercase": lowercase_words}
+#: Bump when an analyser of :data:`COUNTED` changes what it produces: counts a store made
+#: with the older ones are then not used (they are counted afresh instead).
+COUNTED_VERSION = 1
+

@@ -19,8 +19,9 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Callable, Iterator
 
-from rag import indexing
+from rag import indexing, skipped
 from rag.answering import Answerer, answerer_for
+from rag.answering import check as check_answerer
 from rag.conversation import standalone_question
 from rag.embeddings import Embedder
 from rag.errors import RagError
@@ -35,7 +36,22 @@ log = logging.getLogger("rag")
 
 
 class QuestionError(RagError):
-    """The question cannot be answered as given (empty, too long, control characters)."""
+    """The question cannot be answered as given (empty, too long, control characters).
+
+    ``earlier``: which of the earlier questions (the history) it is about; None for the question.
+    """
+
+    def __init__(self, message: str, earlier: int | None = None) -> None:
+        super().__init__(message)
+        self.earlier = earlier
+
+
+def _earlier(i: int, question: object, max_chars: int) -> str:
+    """An earlier question checked as a question is, its error saying which one it is."""
+    try:
+        return check_question(question, max_chars)
+    except QuestionError as e:
+        raise QuestionError(f"earlier question {i + 1}: {e}", earlier=i) from None
 
 
 def check_question(question: object, max_chars: int) -> str:
@@ -78,14 +94,17 @@ class Assistant:
             self.__dict__["embedder"] = embedder
         if renderer is not None:
             self.__dict__["renderer"] = renderer
+        check_answerer(self.settings.answerer)  # a bad name fails now, not at the first question
         self.backend = backend or backend_for(self.settings)
         self._state: State | None = None
         self._lock = threading.Lock()
+        self.skipped: dict[str, str] = {}  # source -> why, of the last build's corpus (rag.skipped)
 
     @cached_property
     def embedder(self) -> Embedder:
         return Embedder(self.settings.model, batch_size=self.settings.batch_size,
-                        fast_query=self.settings.fast_query, cache_dir=self.settings.cache_dir)
+                        fast_query=self.settings.fast_query, cache_dir=self.settings.cache_dir,
+                        encoder=self.settings.encoder)
 
     @cached_property
     def renderer(self) -> Renderer:
@@ -103,10 +122,18 @@ class Assistant:
             self.settings = indexing.adopt(self.backend.manifest(), self.settings)
         except StoreProblem:
             pass  # nothing usable to adopt from: build with the settings as they are
-        report = indexing.build(self.settings, self.embedder, rebuild=rebuild, progress=progress,
-                                backend=self.backend, on_file=on_file)
+        report = self._build(self.settings, rebuild=rebuild, progress=progress, on_file=on_file)
         with self._lock:
             self._state = None
+        return report
+
+    def _build(self, settings: Settings, **how) -> indexing.IndexReport:
+        """``indexing.build``, remembering which files gave nothing and why (``self.skipped``)."""
+        with skipped.catching() as heard:
+            report = indexing.build(settings, self.embedder, backend=self.backend, **how)
+        files = self.backend.manifest().get("files", {})
+        found = skipped.reasons(heard, list(files))
+        self.skipped = skipped.remember(settings.index_dir, files, report.embedded, found)
         return report
 
     def state(self) -> State:
@@ -161,7 +188,7 @@ class Assistant:
             reason = f"it is damaged: {e}"
         if store is None:
             log.warning("building the index in %s because %s", self._where(), reason)
-            indexing.build(settings, self.embedder, rebuild=reason.startswith("it is damaged"), backend=self.backend)
+            self._build(settings, rebuild=reason.startswith("it is damaged"))
             store = self.backend.open()
         return store
 
@@ -186,6 +213,9 @@ class Assistant:
         return str(getattr(self.backend, "where", None) or self.settings.store.split(":")[0])
 
     def _make_state(self, store: Store) -> State:
+        use = getattr(self.embedder, "use", None)
+        if use is not None:  # queries are encoded by the encoder that built the index (torch before it was recorded)
+            use(store.manifest.get("encoder", "torch"))
         return State(store=store, retriever=Retriever.from_settings(store, self.settings),
                      answerer=answerer_for(store, self.settings, self.embedder))
 
@@ -241,7 +271,7 @@ class Assistant:
 
     def _retrieve(self, question: str, top_k: int | None, history: list[str] | None):
         question = check_question(question, self.settings.max_question_chars)
-        history = [check_question(h, self.settings.max_question_chars) for h in history or []]
+        history = [_earlier(i, h, self.settings.max_question_chars) for i, h in enumerate(history or [])]
         top_k = self.resolve_top_k(top_k)
         state = self.state()
         query = self._query(question, history)
@@ -260,14 +290,20 @@ class Assistant:
         where = self.backend.describe()
         manifest = self.backend.manifest()
         settings = indexing.adopt(manifest, self.settings)
-        files = corpus_files(self.settings)
+        with skipped.catching() as heard:
+            files = corpus_files(self.settings)
+        indexed = manifest.get("files", {})
+        skips = {**skipped.recorded(settings.index_dir, indexed), **skipped.reasons(heard, [])}
+        manifest = dict(manifest, files={s: h for s, h in indexed.items() if s not in skips})
         return {"index": where.get("index", where.get("store")), "store": where.get("store"),
                 "generation": where.get("generation"), "model": manifest.get("model"), "dim": manifest.get("dim"),
-                "chunk_tokens": manifest.get("chunk_tokens"), "chunk_overlap": manifest.get("chunk_overlap"),
+                "encoder": manifest.get("encoder", "torch"), "chunk_tokens": manifest.get("chunk_tokens"),
+                "chunk_overlap": manifest.get("chunk_overlap"),
                 "corpus": manifest.get("corpus"), "files": manifest.get("files", {}),
                 "counts": manifest.get("counts", {}), "bytes": where.get("bytes", 0),
                 "pages": manifest.get("pages", {}), "by_type": _by_type(manifest),
-                "built_at": manifest.get("built_at"), "stale": indexing.stale_reason(manifest, settings, files)}
+                "skipped": dict(sorted(skips.items())), "built_at": manifest.get("built_at"),
+                "stale": indexing.stale_reason(dict(manifest, files=indexed), settings, files)}
 
     def resolve_top_k(self, top_k: int | None) -> int:
         """``top_k``, or the configured default; below 1 is refused."""

@@ -15,6 +15,9 @@ ANAPHORA = re.compile(
     r"\b(it|its|this|that|these|those|they|them|their|he|him|his|she|her|there|then|"
     r"the same|such|which one|the idea|the report|the plan)\b", re.IGNORECASE)
 OPENERS = re.compile(r"^\s*(and|but|also|so|what about|how about|who else)\b", re.IGNORECASE)
+#: Earlier questions one request may carry (``/api/ask`` and MCP refuse more; chat completions
+#: use the last this many of a conversation's user messages).
+MAX_HISTORY = 50
 MAX_FOLLOW_UP_WORDS = 12
 MAX_CHAIN = 3
 

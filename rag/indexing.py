@@ -8,56 +8,27 @@ or boilerplate rules invalidates everything.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from rag.chunking import chunk_sentences, split_sentences
-from rag.embeddings import Embedder, model_id
-from rag.loaders import BUILTIN_BOILERPLATE, CorpusError, SourceFile, corpus_files, load_file, load_rules
+from rag.embeddings import Embedder
+from rag.indexing_steps import IndexReport, chunk_sizes, embed_into, encoder_of, fingerprint, read_file  # noqa: F401
+from rag.loaders import CorpusError, SourceFile, corpus_files, load_rules
 from rag.settings import Settings
 from rag.store import Backend, Store, StoreDamaged, StoreMissing, backend_for
 
 log = logging.getLogger("rag")
 
-
-@dataclass
-class IndexReport:
-    """What a build did: which files were embedded, kept or removed, and the totals."""
-
-    generation: str
-    files: int
-    embedded: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    chunks: int = 0
-    sentences: int = 0
-    seconds: float = 0.0
-
-
-def fingerprint(settings: Settings) -> dict[str, Any]:
-    """What the vectors depend on besides the files: if any of it changes, re-embed all."""
-    rules = BUILTIN_BOILERPLATE.read_bytes()
-    if settings.boilerplate_file:
-        try:
-            rules += settings.boilerplate_file.read_bytes()
-        except OSError as e:
-            raise CorpusError(f"cannot read boilerplate rules {settings.boilerplate_file}: {e.strerror}") from None
-    return {
-        "model": model_id(settings.model),
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap": settings.chunk_overlap,
-        "boilerplate_sha256": hashlib.sha256(rules).hexdigest(),
-        "sentence_vectors": settings.sentence_vectors,
-        "boilerplate_file": str(settings.boilerplate_file.resolve()) if settings.boilerplate_file else None,
-    }
+__all__ = ["IndexReport", "adopt", "build", "chunk_sizes", "embed_into", "encoder_of", "fingerprint", "read_file",
+           "stale_reason"]
 
 
 #: Settings an index is built with; a query command uses the index's own unless told otherwise.
-BUILD_SETTINGS = ("chunk_tokens", "chunk_overlap", "boilerplate_file", "sentence_vectors")
+BUILD_SETTINGS = ("chunk_tokens", "chunk_overlap", "boilerplate_file", "sentence_vectors", "encoder",
+                  "sentence_pooling")
 
 
 def adopt(manifest: dict[str, Any], settings: Settings) -> Settings:
@@ -69,6 +40,8 @@ def adopt(manifest: dict[str, Any], settings: Settings) -> Settings:
     for name in BUILD_SETTINGS:
         if name in settings.explicit or name not in manifest:
             continue
+        if name == "sentence_pooling" and manifest.get("encoder") == "torch":
+            continue  # not a choice the torch encoder makes
         value = manifest[name]
         taken[name] = Path(value) if name == "boilerplate_file" and value else value
     return replace(settings, **taken) if taken else settings
@@ -79,7 +52,8 @@ def stale_reason(manifest: dict[str, Any], settings: Settings, files: list[Sourc
     want = fingerprint(settings)
     if manifest.get("model") != want["model"]:
         return f"it was built with another model ({manifest.get('model')})"
-    for key in ("chunk_tokens", "chunk_overlap", "boilerplate_sha256", "sentence_vectors"):
+    for key in ("chunk_tokens", "chunk_overlap", "boilerplate_sha256", "sentence_vectors", "encoder",
+                "sentence_pooling"):
         if manifest.get(key) != want[key]:
             return f"the {key.replace('_', ' ')} setting changed"
     if manifest.get("corpus") != str(settings.corpus.resolve()):
@@ -121,7 +95,7 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
         report.embedded = [f.source for f in changed]
         fresh = [read_file(f, n, len(changed), rules, embedder, max_tokens, overlap, on_file)
                  for n, f in enumerate(changed, 1)]
-        embed_into(writer, fresh, embedder, settings.sentence_vectors, progress)
+        embed_into(writer, fresh, embedder, settings.sentence_vectors, progress, want)
         pages = {s: n for s, n in (base.manifest.get("pages", {}) if base else {}).items() if s in report.reused}
         pages.update({source: max(p) for source, _, sentences in fresh
                       if (p := [s.page for s in sentences if s.page])})
@@ -144,45 +118,8 @@ def build(settings: Settings, embedder: Embedder, rebuild: bool = False, progres
     return report
 
 
-def chunk_sizes(settings: Settings, embedder: Embedder) -> tuple[int, int]:
-    """Chunk size and overlap in tokens, within the model's limit."""
-    max_tokens = min(settings.chunk_tokens, embedder.max_seq_length - 2)
-    if max_tokens < settings.chunk_tokens:
-        log.warning("chunk size %d is over the model's limit; using %d tokens", settings.chunk_tokens, max_tokens)
-    return max_tokens, min(settings.chunk_overlap, max_tokens // 2)
-
-
-def read_file(f: SourceFile, n: int, total: int, rules, embedder: Embedder, max_tokens: int, overlap: int,
-              on_file: Callable[[int, int, str], None] | None) -> tuple[str, list, list]:
-    """One file's chunks and sentences (its sentence ranges count from 0)."""
-    log.info("reading %d/%d: %s", n, total, f.source)
-    if on_file is not None:
-        on_file(n, total, f.source)
-    chunks, sentences = [], []
-    for doc in load_file(f, rules):
-        doc_sentences = split_sentences(doc, embedder, max_tokens)
-        chunks += chunk_sentences(doc, doc_sentences, max_tokens, overlap, len(sentences))
-        sentences += doc_sentences
-    return f.source, chunks, sentences
-
-
 def _unchanged(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(old.get(k) == v for k, v in new.items() if k != "built_at")
-
-
-def embed_into(writer, fresh: list, embedder: Embedder, with_sentences: bool, progress: bool) -> None:
-    """Embed the new files' chunks (and sentences) in one batch each and hand them to ``writer``."""
-    texts = [c.text for _, cs, _ in fresh for c in cs]
-    if texts:
-        log.info("embedding %d chunks from %d files", len(texts), len(fresh))
-    chunk_vecs = embedder.encode(texts, progress=progress)
-    sent_vecs = (embedder.encode([s.text for _, _, ss in fresh for s in ss], progress=progress)
-                 if with_sentences else None)
-    ci = si = 0
-    for source, cs, ss in fresh:
-        writer.replace(source, cs, ss, chunk_vecs[ci:ci + len(cs)],
-                       None if sent_vecs is None else sent_vecs[si:si + len(ss)])
-        ci, si = ci + len(cs), si + len(ss)
 
 
 def _previous(backend: Backend, want: dict[str, Any]) -> Store | None:

@@ -6,18 +6,15 @@ output schema, each passage and citation with the URI of its file; the indexed f
 resources (``rag://files/<source>``, read with line numbers), so a client can open what a
 citation points to. Bad arguments and unanswerable calls are tool errors, never a crash.
 
-``rag mcp`` serves it over stdio (:func:`run_stdio`); ``rag serve`` at ``/mcp`` over
+``rag mcp`` serves it over stdio (rag/mcp_stdio.py); ``rag serve`` at ``/mcp`` over
 streamable HTTP (:func:`mount`), behind the server's guard and its readiness. Built on the
 official SDK's ``MCPServer``; nothing here retrieves or answers: that is the Assistant's.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
-import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
@@ -31,9 +28,9 @@ from mcp_types import CallToolResult, Resource, ResourceLink, TextContent, ToolA
 from pydantic import BaseModel, Field
 
 from rag.assistant import Assistant
+from rag.conversation import MAX_HISTORY
 from rag.errors import RagError, first_line
 from rag.file_view import numbered_text
-from rag.settings import Settings
 from rag.store import StoreProblem
 
 log = logging.getLogger("rag")
@@ -44,7 +41,6 @@ URI_PREFIX = "rag://files/"
 HTTP_PATH = "/mcp"
 #: As over HTTP: one call cannot ask to score the whole corpus.
 MAX_TOP_K = 100
-MAX_HISTORY = 50
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 #: ``run(fn, *args, **kwargs)``: ``fn`` in a worker thread, or a RagError saying why it cannot run now.
@@ -106,7 +102,9 @@ class AskOutput(BaseModel):
     body: str = Field(description="The answer without its Sources list")
 
 
-TopK = Annotated[int | None, Field(ge=1, le=MAX_TOP_K, description="Passages to retrieve (default: the setting)")]
+#: Strict: ``true``, ``"5"`` and ``3.0`` are refused, as the schema's "integer" says.
+TopK = Annotated[int | None, Field(ge=1, le=MAX_TOP_K, strict=True,
+                                   description="Passages to retrieve (default: the setting)")]
 
 
 class RagServer(MCPServer):
@@ -154,7 +152,9 @@ class RagServer(MCPServer):
 
     # -- resources ---------------------------------------------------------------------------------------------
     async def list_resources(self) -> list[Resource]:
-        manifest = await anyio.to_thread.run_sync(self._manifest)
+        """The indexed files; over stdio, once the first index is built (it was empty until then,
+        and the server does not announce changes to its list)."""
+        manifest = await self._ready_manifest()
         pages = manifest.get("pages", {})
         return [Resource(uri=uri_for(source), name=source, mime_type="text/plain",
                          description=f"{pages[source]} pages" if pages.get(source) else None)
@@ -162,7 +162,7 @@ class RagServer(MCPServer):
 
     async def read_resource(self, uri: Any, context: Any = None) -> Iterable[ReadResourceContents]:
         source = source_of(str(uri))
-        if source is None or source not in (await anyio.to_thread.run_sync(self._manifest)).get("files", {}):
+        if source is None or source not in (await self._ready_manifest()).get("files", {}):
             raise ResourceNotFoundError(f"not an indexed file: {uri}")
         path = self.assistant.settings.corpus.parent / source
         try:
@@ -170,6 +170,13 @@ class RagServer(MCPServer):
         except RagError as e:
             raise ResourceError(first_line(e)) from None
         return [ReadResourceContents(content=text, mime_type="text/plain")]
+
+    async def _ready_manifest(self) -> dict:
+        """The manifest once calls may run (the index loaded or built); empty when it cannot be."""
+        try:
+            return await self.runner(self._manifest)
+        except RagError:
+            return {}
 
     def _manifest(self) -> dict:
         """The current index's manifest; empty when there is none yet (nothing is indexed)."""
@@ -203,55 +210,6 @@ def _result(data: dict, sources: list[str]) -> CallToolResult:
     links = [ResourceLink(uri=uri_for(s), name=s, mime_type="text/plain") for s in dict.fromkeys(sources)]
     text = TextContent(text=json.dumps(data, ensure_ascii=False))
     return CallToolResult(content=[text, *links], structured_content=data)
-
-
-# -- stdio: `rag mcp` ------------------------------------------------------------------------------------------
-def run_stdio(settings: Settings) -> None:
-    """Serve one client over stdin/stdout until it closes them (``rag mcp``).
-
-    The index is opened (built, when there is none) in the background, so the client's
-    handshake is answered at once; calls wait for it, and pick up a generation that
-    ``rag index`` wrote since. stdout carries only protocol messages; logs go to stderr.
-    """
-    from rag.loaders import CorpusError
-
-    if not settings.corpus.exists():
-        raise CorpusError(f"corpus folder not found: {settings.corpus}")
-    assistant, warmed = Assistant(settings), threading.Event()
-    server = RagServer(assistant, local_runner(assistant, warmed))
-    # A daemon thread: a client that quits during a long first build does not wait for it.
-    threading.Thread(target=_warm_up, args=(assistant, warmed), name="rag-warm-up", daemon=True).start()
-    anyio.run(server.run_stdio_async)
-
-
-def local_runner(assistant: Assistant, warmed: threading.Event | None = None) -> Runner:
-    """Calls in worker threads, one per core at once, each on the newest index generation; with
-    ``warmed``, only once it is set (the first opening of the index, a build maybe, is the warm-up's)."""
-    limiter = anyio.CapacityLimiter(os.cpu_count() or 1)
-
-    def fresh(fn: Callable, args: tuple, kwargs: dict) -> Any:
-        assistant.reload_if_changed()
-        return fn(*args, **kwargs)
-
-    async def run(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-        while warmed is not None and not warmed.is_set():  # polled: a client may cancel the call meanwhile
-            await anyio.sleep(0.05)
-        return await anyio.to_thread.run_sync(functools.partial(fresh, fn, args, kwargs), limiter=limiter)
-
-    return run
-
-
-def _warm_up(assistant: Assistant, warmed: threading.Event) -> None:
-    try:
-        assistant.warm_up()
-    except RagError as e:  # each call tries again and says why
-        log.warning("cannot answer yet: %s", first_line(e))
-    except Exception:  # a bug: keep serving, calls report it as a tool error
-        log.exception("cannot answer yet")
-    else:
-        log.info("ready: index %s", assistant.state().store.version)
-    finally:
-        warmed.set()
 
 
 # -- streamable HTTP: `rag serve` ------------------------------------------------------------------------------

@@ -232,8 +232,9 @@ def test_interrupted_rebuild_keeps_the_previous_index(small_workspace, make_assi
     """Ctrl-C (or a kill) while ``rag index --rebuild`` is embedding leaves the old index current."""
     index = small_workspace.index_dir
     before, generation = snapshot(index), current_generation(index)
-    # One text a batch: the two files take seconds to embed, so the signal lands mid-way.
-    env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1", RAG_BATCH_SIZE="1")
+    # The torch encoder, one text a batch: the two files take seconds to embed, so the signal
+    # lands mid-way (the int8 encoder takes well under a second).
+    env = rag_env(small_workspace.corpus, index, RAG_PROGRESS="1", RAG_BATCH_SIZE="1", RAG_ENCODER="torch")
     # Ctrl-C as from a terminal: a child inherits an ignored SIGINT, and the tests themselves
     # may run with SIGINT ignored (a non-interactive shell's background job ignores it: POSIX).
     proc = subprocess.Popen([RAG_BIN, "index", "--rebuild"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -300,6 +301,56 @@ def test_search_is_readable_in_80_columns(run_rag, seed_index_copy):
     assert passage and sum(len(line.split()) >= 5 for line in passage) >= 0.7 * len(passage)
 
 
+def test_search_text_shows_page_and_heading_as_the_json_does():
+    """A PDF passage says its page, a Word one the heading it sits under (issue 25, 11)."""
+    from rich.console import Console
+
+    from rag.cli.render import print_hits
+    from rag.types import Chunk, Hit
+
+    pdf = Chunk("p3", "c/tarn.pdf", 0, 10, 12, 14, "The tarn is shallow.", 5, 0, 1, page=3)
+    word = Chunk("2", "c/harbour.docx", 0, 10, 7, 7, "It opens at nine.", 5, 1, 2, section="Opening hours")
+    console = Console(record=True, width=100)
+    print_hits(console, [Hit(pdf, 0.5, 0.6, 1.0, 1), Hit(word, 0.4, 0.5, 1.0, 2)])
+    heads = [line for line in console.export_text().splitlines() if line.startswith("#")]
+    assert heads == ["#1 c/tarn.pdf, page 3, lines 12-14", '#2 c/harbour.docx, line 7 under "Opening hours"']
+
+
+def test_info_names_skipped_files_and_counts_in_the_right_number():
+    from rich.console import Console
+
+    from rag.cli.render import print_info
+
+    data = {"index": "i", "generation": "gen-1", "bytes": 1000, "model": "m", "dim": 3, "chunk_tokens": 9,
+            "chunk_overlap": 1, "corpus": "c", "counts": {"chunks": 2, "sentences": 2}, "built_at": "now",
+            "stale": None, "files": {"c/a.pdf": "h"}, "pages": {"c/a.pdf": 1},
+            "by_type": {".pdf": {"files": 1, "pages": 1}}, "skipped": {"c/empty.pdf": "it is empty"}}
+    console = Console(record=True, width=100)
+    print_info(console, data)
+    text = console.export_text()
+    assert "c: 1 file indexed" in text and ".pdf 1 file (1 page)" in text and "c/a.pdf (1 page)" in text
+    assert "skipped    1 file (nothing indexed from them):\n  c/empty.pdf: it is empty" in text
+
+
+def test_index_and_info_name_the_skipped_files_every_time(run_rag, tmp_path):
+    """Not only on the first `rag index`, when the file is read (issue 25, 10)."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ferries.txt").write_text("Ferries cross the Hamoaze every fifteen minutes.\n", encoding="utf-8")
+    (corpus / "scan.pdf").write_bytes(b"")
+    index = tmp_path / "index"
+    for _ in range(2):
+        proc = run_rag("index", corpus=corpus, index=index)
+        assert proc.returncode == 0, proc.stderr
+        assert "indexed 1 file: " in proc.stderr
+        assert "skipped    1 file (nothing indexed from them):\n  corpus/scan.pdf: it is empty" in proc.stderr
+    info = run_rag("info", corpus=corpus, index=index)
+    assert "corpus/ferries.txt" in info.stdout and ": 1 file indexed" in info.stdout
+    assert "  corpus/scan.pdf: it is empty" in info.stdout
+    data = json.loads(run_rag("info", "--json", corpus=corpus, index=index).stdout)
+    assert list(data["files"]) == ["corpus/ferries.txt"] and data["skipped"] == {"corpus/scan.pdf": "it is empty"}
+
+
 def test_terminal_escapes_and_line_breaks_from_articles_are_shown_not_obeyed(run_rag, tmp_path):
     """An article's ESC sequences reach the terminal as visible escapes; a newline in a file
     name cannot fake a line of the Sources list."""
@@ -320,3 +371,23 @@ def test_terminal_escapes_and_line_breaks_from_articles_are_shown_not_obeyed(run
     assert "[1] corpus/evil\\n[9] fake.txt, line 1" in ask.stdout
     data = json.loads(run_rag("ask", "When was the red bridge painted?", "--json", corpus=corpus, index=index).stdout)
     assert data["citations"][0]["source"] == "corpus/evil\n[9] fake.txt"  # JSON keeps the real name
+
+
+def test_log_lines_need_no_import_once_logging_is_set_up(monkeypatch):
+    """A server out of file descriptors could not import the formatter's helper, and every
+    record then logged a traceback instead (issue 27)."""
+    import builtins
+    import logging
+
+    from rag.cli.console import _SafeFormatter
+
+    formatter = _SafeFormatter("%(levelname)s: %(message)s")
+
+    def no_imports(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(builtins, "__import__", no_imports)
+    record = logging.LogRecord("rag", logging.WARNING, __file__, 1, "file \x1b[31mred", None, None)
+    line = formatter.format(record)
+    monkeypatch.undo()
+    assert line.startswith("WARNING: file ") and "\x1b" not in line

@@ -278,3 +278,23 @@ def test_files_that_cannot_be_indexed_safely_are_skipped_with_a_warning(tmp_path
     assert "big.txt: it is 0.0 MB, over the 0.002 MB limit" in caplog.text
     assert [f.source for f in list_sources(corpus, (".txt",), follow_links=True)] == [
         "corpus/big.txt", "corpus/good.txt", "corpus/inside-link.txt", "corpus/link.txt"]
+
+
+def test_a_linked_folder_outside_the_corpus_is_skipped_with_a_warning_or_followed(tmp_path, caplog):
+    """A link to a folder out of the corpus was skipped silently, and RAG_FOLLOW_LINKS=1 did not
+    index its files (issue 27). A linked folder inside the corpus adds nothing twice; a link
+    loop ends."""
+    corpus, outside = tmp_path / "corpus", tmp_path / "elsewhere"
+    (corpus / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (corpus / "sub" / "inner.txt").write_text("An inner article about locks.\n", encoding="utf-8")
+    (outside / "far.txt").write_text("A far article about canals.\n", encoding="utf-8")
+    (corpus / "shelf").symlink_to(outside, target_is_directory=True)
+    (corpus / "again").symlink_to(corpus / "sub", target_is_directory=True)
+    (outside / "back").symlink_to(outside, target_is_directory=True)  # a loop, when followed
+    with caplog.at_level(logging.WARNING, logger="rag"):
+        files = list_sources(corpus, (".txt",))
+    assert [f.source for f in files] == ["corpus/sub/inner.txt"]
+    assert "corpus/shelf: it is a link to a folder outside the corpus folder" in caplog.text
+    followed = list_sources(corpus, (".txt",), follow_links=True)
+    assert [f.source for f in followed] == ["corpus/shelf/far.txt", "corpus/sub/inner.txt"]

@@ -68,6 +68,12 @@ def http_server(seed_settings, seed_index_dir, tmp_path_factory):
     assert "Traceback" not in log_path.read_text(), log_path.read_text()
 
 
+#: The handshake's first message, as a client writes it on ``rag mcp``'s stdin.
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": LATEST_HANDSHAKE_VERSION, "capabilities": {},
+                         "clientInfo": {"name": "test", "version": "0"}}}
+
+
 def stdio_params(corpus: Path, index: Path, *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=RAG_BIN, args=["mcp", *args], env=rag_env(corpus, index),
                                  cwd=str(PROJECT_ROOT))
@@ -143,6 +149,9 @@ async def test_bad_arguments_are_tool_errors(request, kind):
                                       ("ask", {"question": "Who chairs it?\x00"}, "control characters"),
                                       ("search", {"query": "GP", "top_k": 0}, "top_k"),
                                       ("search", {"query": "GP", "top_k": "many"}, "top_k"),
+                                      ("search", {"query": "GP", "top_k": "5"}, "top_k"),  # strict (issue 27)
+                                      ("search", {"query": "GP", "top_k": True}, "top_k"),
+                                      ("search", {"query": "GP", "top_k": 3.0}, "top_k"),
                                       ("search", {"query": 42}, "query")]:
             result = await client.call_tool(name, arguments)
             assert result.is_error, (name, arguments)
@@ -248,6 +257,12 @@ async def test_http_needs_the_key_and_the_bound_host(request, http_server):
     with pytest.raises(Exception):  # noqa: B017 (the SDK's error for a 401 is its own business)
         async with connect(request, "http", key=None) as client:
             await client.list_tools()
+    # A GET opened an event stream that never sent nor ended (issue 27): stateless, so 405.
+    for extra in ({"Authorization": f"Bearer {KEY}"}, {"Origin": "http://evil.example"}):
+        got = httpx.get(url + "/mcp", headers={"Accept": "text/event-stream", **extra}, timeout=10)
+        assert got.status_code in (401, 405), got.status_code
+        assert got.status_code == 405 or "Authorization" not in extra
+    assert httpx.get(url + "/mcp", headers={"Authorization": f"Bearer {KEY}"}, timeout=10).headers["allow"] == "POST"
 
 
 # -- clients that vanish -----------------------------------------------------------------------------------------
@@ -278,10 +293,7 @@ def test_stdio_client_gone_mid_call_ends_rag_mcp_cleanly(seed_settings, seed_ind
     """A client that closes the pipe right after a call: ``rag mcp`` exits 0, without a traceback."""
     proc = subprocess.Popen([RAG_BIN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=rag_env(seed_settings.corpus, seed_index_dir), cwd=PROJECT_ROOT, text=True)
-    messages = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                 "params": {"protocolVersion": LATEST_HANDSHAKE_VERSION, "capabilities": {},
-                            "clientInfo": {"name": "test", "version": "0"}}},
-                {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    messages = [INITIALIZE, {"jsonrpc": "2.0", "method": "notifications/initialized"}]
     for m in messages:
         proc.stdin.write(json.dumps(m) + "\n")
     proc.stdin.flush()
@@ -296,3 +308,53 @@ def test_stdio_client_gone_mid_call_ends_rag_mcp_cleanly(seed_settings, seed_ind
             os.kill(proc.pid, signal.SIGKILL)
     stderr = proc.stderr.read()
     assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+
+
+def test_stdio_client_gone_during_the_first_build_exits_at_once_and_cleanly(tmp_path, seed_settings):
+    """A client that left while the warm-up was inside ONNX Runtime made ``rag mcp`` abort
+    (SIGABRT) in some runs; it exits 0 at once, and the next build finds nothing broken."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for f in sorted(seed_settings.corpus.glob("*.txt"))[:2]:
+        shutil.copyfile(f, corpus / f.name)
+    env = rag_env(corpus, tmp_path / "index")
+    proc = subprocess.Popen([RAG_BIN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=PROJECT_ROOT, text=True)
+    proc.stdin.write(json.dumps(INITIALIZE) + "\n")
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    proc.stdin.close()  # gone while the index is being built
+    try:
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    stderr = proc.stderr.read()
+    assert proc.returncode == 0 and "terminate called" not in stderr and "Traceback" not in stderr, stderr
+    index = subprocess.run([RAG_BIN, "index"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert index.returncode == 0, index.stderr
+
+
+def test_stdio_lines_that_are_not_json_rpc_get_errors_not_silence(seed_settings, seed_index_dir):
+    """The SDK dropped bad JSON, batches and messages without ``jsonrpc`` with no reply and no
+    log line; a line with an id now gets a JSON-RPC error, and each is logged (issue 27)."""
+    proc = subprocess.Popen([RAG_BIN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=rag_env(seed_settings.corpus, seed_index_dir), cwd=PROJECT_ROOT, text=True)
+    lines = [json.dumps(INITIALIZE), json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+             "{not json", json.dumps([{"jsonrpc": "2.0", "id": 5, "method": "ping"}]),
+             json.dumps({"id": 7, "method": "ping"}), json.dumps({"method": "ping"}),
+             json.dumps({"jsonrpc": "2.0", "id": 9, "method": "ping"})]
+    try:
+        out, err = proc.communicate("\n".join(lines) + "\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    replies = {r.get("id"): r for r in map(json.loads, out.splitlines())}
+    assert replies[7]["error"]["code"] == -32600
+    assert "result" in replies[9]  # still serving after them
+    assert set(replies) == {1, 7, 9}  # a parse error, a batch and a message with no id have none to answer to
+    assert err.count("parse error") == 1 and "batches are not supported" in err and err.count("invalid request") >= 3
+    assert proc.returncode == 0
+

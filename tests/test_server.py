@@ -220,6 +220,13 @@ USER = {"role": "user", "content": PLAIN}
      "messages[0].content"),
     (json.dumps({"messages": [USER], "top_k": 0}).encode(), 400, "greater than", "top_k"),
     (json.dumps({"messages": [USER], "n": 2}).encode(), 400, "", "n"),
+    # strict: a string is not converted (issue 27)
+    (json.dumps({"messages": [USER], "top_k": "5"}).encode(), 400, "integer", "top_k"),
+    (json.dumps({"messages": [USER], "stream": "yes"}).encode(), 400, "boolean", "stream"),
+    # a bad earlier message is named, not the question
+    (json.dumps({"messages": [{"role": "user", "content": "ok"}, {"role": "assistant", "content": "fine"},
+                              {"role": "user", "content": "a\u0000b"}, {"role": "assistant", "content": "x"},
+                              USER]}).encode(), 400, "earlier question 2", "messages[2].content"),
 ])
 def test_bad_chat_requests_get_openai_errors(base_url, content, status, fragment, param):
     r = httpx.post(base_url + "/v1/chat/completions", content=content,
@@ -280,6 +287,9 @@ def test_api_ask_has_the_cli_json_shape(base_url, seed_assistant):
     ({"question": PLAIN, "top_k": 10_000}, "less than", "top_k"),
     ({"question": PLAIN, "history": "not a list"}, "list", "history"),
     ({"question": PLAIN, "colour": "blue"}, "unknown parameter", "colour"),
+    ({"question": PLAIN, "top_k": "5"}, "integer", "top_k"),
+    ({"question": PLAIN, "history": ["fine", "a\u0000b"]}, "earlier question 2", "history[1]"),
+    ({"question": PLAIN, "history": ["why?"] * 51}, "at most 50", "history"),  # as MCP's ask
 ])
 def test_api_ask_bad_input(base_url, body, fragment, param):
     assert_error(httpx.post(base_url + "/api/ask", json=body, timeout=60), 400, fragment, param)
@@ -306,6 +316,51 @@ def test_healthz_and_reload(base_url, seed_assistant):
     assert r.json()["chunks"] > 0
     r = httpx.post(base_url + "/api/reload")
     assert r.json() == {"reloaded": False, "generation": generation}
+
+
+def test_healthz_is_503_while_the_store_stops_answering(tmp_path, caplog):
+    """/healthz said 200 "ok" while every answer was 503 in a database outage, and the poller
+    logged a warning a second; now health follows the store, and only changes are logged."""
+    from fakes import FakeEmbedder
+    from fastapi.testclient import TestClient
+
+    from rag.assistant import Assistant
+    from rag.server import create_app
+    from rag.settings import Settings
+    from rag.store.postgres_db import StoreUnavailable
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "note.txt").write_text("The Quillby clinic opens on Mondays at nine.\n")
+    assistant = Assistant(Settings.load(corpus=tmp_path / "corpus", index_dir=tmp_path / "index"),
+                          embedder=FakeEmbedder())
+    down = threading.Event()
+    real_version = assistant.backend.current_version
+
+    def current_version():
+        if down.is_set():
+            raise StoreUnavailable("the database at postgresql://u:***@db/rag is unreachable")
+        return real_version()
+
+    assistant.backend.current_version = current_version
+
+    def health_until(status: str) -> dict:
+        deadline = time.monotonic() + 30
+        while (health := client.get("/healthz")).json()["status"] != status:
+            assert time.monotonic() < deadline, health.text
+            time.sleep(0.05)
+        return health
+
+    with TestClient(create_app(assistant, reload_interval=0.02)) as client, caplog.at_level(logging.INFO, "rag"):
+        assert health_until("ok").status_code == 200
+        down.set()
+        health = health_until("unavailable")
+        assert health.status_code == 503 and "unreachable" in health.json()["error"]
+        time.sleep(0.5)  # ~25 failed polls
+        down.clear()
+        assert health_until("ok").status_code == 200
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([m for m in said if "unreachable" in m]) == 1, said
+    assert any("answering again" in m for m in said), said
 
 
 def test_not_ready_is_503_with_a_reason(serve, make_assistant, tmp_path):

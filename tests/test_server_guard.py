@@ -3,6 +3,7 @@ pages, requests that never arrive, text that is not text (issue 18's probing).""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -58,22 +59,54 @@ def test_every_file_of_the_page_carries_its_csp(base_url):
         assert reply.status_code == 200 and "default-src 'none'" in reply.headers["content-security-policy"], path
 
 
-def test_connections_that_send_no_request_are_closed(seed_assistant):
-    """Idle sockets are closed after the header timeout while real requests are served."""
+@contextlib.contextmanager
+def timed_server(app, header_timeout: float, **config):
+    """``app`` under uvicorn with rag's protocol and a short request deadline; yields the port."""
     import uvicorn
 
-    from rag.server import create_app
     from rag.server.protocol import TimedH11Protocol
 
-    TimedH11Protocol.header_timeout = 0.5
+    TimedH11Protocol.header_timeout = header_timeout
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(seed_assistant, reload_interval=None), host="127.0.0.1",
-                                          port=port, log_level="warning", http=TimedH11Protocol, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                          http=TimedH11Protocol, log_config=None, **config))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         while not server.started:
             time.sleep(0.02)
+        yield port
+    finally:
+        TimedH11Protocol.header_timeout = 10.0
+        server.should_exit = True
+        thread.join(15)
+
+
+def closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> float:
+    """Seconds until the server closes ``sock`` while one byte of ``trickle`` is sent every 0.1 s;
+    fails past ``seconds``."""
+    t0 = time.monotonic()
+    sock.settimeout(0.1)
+    for i in range(int(seconds / 0.1)):
+        try:
+            if sock.recv(4096) == b"":
+                return time.monotonic() - t0
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            return time.monotonic() - t0
+        try:
+            sock.sendall(trickle[i:i + 1] if trickle else b"")
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - t0
+    raise AssertionError(f"still open after {seconds} s")
+
+
+def test_connections_that_send_no_request_are_closed(seed_assistant):
+    """Idle sockets are closed after the header timeout while real requests are served."""
+    from rag.server import create_app
+
+    with timed_server(create_app(seed_assistant, reload_interval=None), 0.5) as port:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
         idle[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # headers never finished
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code in (200, 503)
@@ -82,10 +115,47 @@ def test_connections_that_send_no_request_are_closed(seed_assistant):
             s.settimeout(2)
             assert s.recv(1) == b""  # closed by the server
             s.close()
-    finally:
-        TimedH11Protocol.header_timeout = 10.0
-        server.should_exit = True
-        thread.join(15)
+
+
+def test_a_trickled_body_or_second_request_does_not_extend_the_deadline(seed_assistant):
+    """One byte every 0.1 s kept a socket open forever: uvicorn's keep-alive timer restarts at
+    every byte, and the body had no deadline (issue 27)."""
+    from rag.server import create_app
+
+    with timed_server(create_app(seed_assistant, reload_interval=None), 1.0) as port:
+        body = socket.create_connection(("127.0.0.1", port))
+        body.sendall(b"POST /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+        assert closed_within(body, 5, trickle=b"x" * 100) < 2.5
+        second = socket.create_connection(("127.0.0.1", port))
+        second.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        second.settimeout(5)
+        assert second.recv(4096).startswith(b"HTTP/1.1 ")  # the first request is answered
+        assert closed_within(second, 5, trickle=b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"y" * 100) < 2.5
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:  # patient clients are served
+            for _ in range(3):
+                assert client.get("/healthz").status_code in (200, 503)
+                time.sleep(0.4)
+
+
+def test_connections_past_the_cap_get_a_503(seed_assistant):
+    from rag.server import create_app
+
+    with timed_server(create_app(seed_assistant, reload_interval=None), 3.0, limit_concurrency=4) as port:
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+        time.sleep(0.3)
+        refused = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert refused.status_code == 503 and refused.text == "Service Unavailable"  # uvicorn's, not /healthz's
+        for s in held:
+            s.close()
+        time.sleep(0.3)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code in (200, 503)
+
+
+def test_the_server_caps_connections_from_the_settings(monkeypatch):
+    monkeypatch.setenv("RAG_MAX_CONNECTIONS", "40")
+    assert Settings.load().max_connections == 40
+    with pytest.raises(Exception, match="max connections"):
+        Settings.load(max_connections=0)
 
 
 @pytest.mark.parametrize("host, setting, want", [

@@ -57,15 +57,29 @@ def test_flags_override_the_environment(monkeypatch):
     ({"RAG_DENSE_WEIGHT": "NaN"}, "dense_weight"),
     ({"RAG_BM25_WEIGHT": "inf"}, "bm25_weight"),
     ({"RAG_BM25_K1": "-inf"}, "bm25_k1"),
-    ({"RAG_STORE": "nosuch://x"}, "unknown store 'nosuch'"),
     ({"RAG_PG_EF_SEARCH": "0"}, "pg_ef_search must be between 1 and 1000"),
-    ({"RAG_ANSWERER": "oracle"}, "answerer must be one of extractive"),
 ])
 def test_bad_values_are_clear_errors(monkeypatch, env, message):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(SettingsError, match=message) as info:
         Settings.load()
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"RAG_STORE": "nosuch://x"}, "unknown store 'nosuch'"),
+    ({"RAG_ANSWERER": "oracle"}, "answerer must be one of extractive"),
+])
+def test_names_the_registries_do_not_know_are_refused_when_the_assistant_is_made(monkeypatch, env, message):
+    """The store's scheme and the answerer's name are the registries' to check (rag.store,
+    rag.answering): settings import neither, so imports flow one way (issue 27)."""
+    from rag.assistant import Assistant
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SettingsError, match=message) as info:
+        Assistant(Settings.load())
     assert "\n" not in str(info.value)
 
 
@@ -82,3 +96,22 @@ def test_replace_validates_too():
     with pytest.raises(SettingsError):
         Settings.load().replace(top_k=0)
     assert Settings.load().replace(top_k=None).top_k == 5
+
+
+@pytest.mark.parametrize("raw", [",", " , ,", ""])
+def test_no_extensions_is_refused_at_once(monkeypatch, raw):
+    """``RAG_EXTENSIONS=,`` was accepted, then failed later with "no articles () in ..." (issue 27)."""
+    monkeypatch.setenv("RAG_EXTENSIONS", raw)
+    if raw == "":
+        assert Settings.load().extensions  # unset-like: the defaults
+        return
+    with pytest.raises(SettingsError, match="at least one"):
+        Settings.load()
+
+
+def test_encoder_setting(monkeypatch):
+    assert Settings.load().encoder == "onnx-int8" and Settings.load().sentence_pooling is False
+    monkeypatch.setenv("RAG_ENCODER", "torch")
+    assert Settings.load().encoder == "torch"
+    with pytest.raises(SettingsError, match="encoder must be onnx-int8, onnx or torch, got 'bogus'"):
+        Settings.load(encoder="bogus")

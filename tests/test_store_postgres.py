@@ -175,6 +175,67 @@ def test_a_worker_killed_mid_file_leaves_the_store_as_it_was_and_its_files_to_ot
     assert_same(snapshot(backend), single_build(corpus))
 
 
+STOPPED_WORKER = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from fakes import FakeEmbedder
+from rag import indexing
+from rag.settings import Settings
+from rag.store.postgres import PostgresBackend
+
+class Slow(FakeEmbedder):
+    def encode(self, texts, progress=False):
+        open({flag!r}, "w").close()
+        time.sleep(1.0)  # stopped here by the test
+        return super().encode(texts, progress)
+
+indexing.build(Settings.load(store={url!r}, corpus={corpus!r}, model=FakeEmbedder.model_id), Slow(),
+               backend=PostgresBackend({url!r}))
+"""
+
+
+def test_a_hung_worker_loses_its_claim_and_the_waiting_worker_says_so(postgres_url, tmp_path, single_build, caplog):
+    """With one worker stopped (SIGSTOP) mid-claim, the other waited silently for as long as it
+    was stopped (issue 27). Now its claim lapses, the waiting worker says what it waits for and
+    takes the files over, and the stopped one, resumed, finishes without error."""
+    import logging
+
+    corpus = make_corpus(tmp_path / "corpus", 6)
+    backend = PostgresBackend(postgres_url)
+    settings = settings_for(postgres_url, corpus)
+    indexing.build(settings, FakeEmbedder(), backend=backend)
+    for n in range(3):
+        with open(corpus / f"doc{n:03d}.txt", "a", encoding="utf-8") as f:
+            f.write("\nA late paragraph about a copper comet.\n")
+    flag = tmp_path / "embedding"
+    script = STOPPED_WORKER.format(tests=str(TESTS), flag=str(flag), url=postgres_url, corpus=str(corpus))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(300):
+            if flag.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert flag.exists(), proc.stderr.read()
+        os.kill(proc.pid, signal.SIGSTOP)
+        waiting = PostgresBackend(postgres_url)
+        waiting.lease_seconds = 2.0
+        t0 = time.monotonic()
+        with caplog.at_level(logging.WARNING, "rag"):
+            report = indexing.build(settings, FakeEmbedder(), backend=waiting)
+        assert time.monotonic() - t0 < 30
+        assert sorted(report.embedded) == [f"corpus/doc{n:03d}.txt" for n in range(3)]
+        said = " ".join(r.getMessage() for r in caplog.records)
+        assert "waiting for 3 files that 1 other worker holds" in said and "took over the files" in said, said
+        os.kill(proc.pid, signal.SIGCONT)
+        assert proc.wait(60) == 0, proc.stderr.read()
+        assert "claim ended while it was stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+    assert_same(snapshot(backend), single_build(corpus))
+
+
 def test_a_server_reads_while_indexing_runs(postgres_url, tmp_path):
     corpus = make_corpus(tmp_path / "corpus", 10)
     settings = settings_for(postgres_url, corpus)
@@ -241,9 +302,13 @@ def test_the_database_restarted_under_a_live_server(postgres_server, postgres_ur
             message = down.json()["error"]["message"]
             assert "unreachable" in message and "used again as soon as it answers" in message
             assert PASSWORD not in down.text and "***" in message
+            health = client.get("/healthz")  # a load balancer sees it too
+            assert health.status_code == 503 and health.json()["status"] == "unavailable"
+            assert PASSWORD not in health.text
         finally:
             postgres_server.start()
         assert client.post("/api/ask", json=body).status_code == 200  # back without a restart
+        assert client.get("/healthz").status_code == 200
 
 
 def test_a_store_that_is_down_at_start_is_one_line_without_the_password(tmp_path):
@@ -396,3 +461,104 @@ def test_term_counts_moved_forward_by_a_commit_equal_counts_made_afresh(postgres
     moved = backend.open().term_frequencies("w", words)
     fresh = PostgresBackend(postgres_url).open().term_frequencies("w", words)
     assert moved == fresh and moved[1]["zebras."] == 1 and moved[0] == backend.manifest()["counts"]["chunks"]
+
+
+def test_the_answerers_term_tables_are_counted_by_the_writer_and_read_without_a_scan(postgres_url, tmp_path):
+    """A server at a million chunks counted the answerer's tables over every chunk for 87 s
+    before it could answer (issue 27); the writer now counts them, across commits, and a
+    reader only reads them. They equal counts made from the texts of the current version."""
+    from rag.analysis import COUNTED
+
+    corpus = make_corpus(tmp_path / "corpus", 12)  # more than one claim: several commits
+    settings = settings_for(postgres_url, corpus)
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    (corpus / "doc001.txt").write_text("A new text about Zebras and zebras.\n", encoding="utf-8")
+    (corpus / "doc002.txt").unlink()
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    store = PostgresBackend(postgres_url).open()
+    texts = [c.text for c in store.chunks([i for i, _ in store.dense(FakeEmbedder().encode_query("x"), 10_000)])]
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("counted over the chunks")
+
+    store.texts = no_scan
+    for name, analyse in COUNTED.items():
+        n, counts = store.term_frequencies(name, analyse)
+        want = {}
+        for terms in analyse(texts):
+            for t in set(terms):
+                want[t] = want.get(t, 0) + 1
+        assert n == len(texts) and counts == want, name
+    assert store.term_frequencies("lowercase", COUNTED["lowercase"])[1]["zebras"] == 1
+
+
+def test_a_store_written_before_the_writer_counted_is_counted_by_its_readers(postgres_url, tmp_path):
+    import psycopg
+
+    from rag.analysis import COUNTED
+
+    corpus = make_corpus(tmp_path / "corpus", 3)
+    settings = settings_for(postgres_url, corpus)
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # as an older rag left it
+        conn.execute("ALTER TABLE rag_chunks DROP COLUMN counted_ids")
+        conn.execute("DELETE FROM rag_terms WHERE kind = ANY(%s)", (list(COUNTED),))
+        conn.execute("UPDATE rag_state SET meta = meta - 'counted'")
+    (corpus / "doc001.txt").write_text("A new text about zebras.\n", encoding="utf-8")
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url))  # adds the column
+    store = PostgresBackend(postgres_url).open()
+    n, counts = store.term_frequencies("lowercase", COUNTED["lowercase"])  # counted over the chunks
+    assert "counted" not in store.manifest and counts["zebras"] == 1 and counts["river"] >= 1
+    indexing.build(settings, FakeEmbedder(), backend=PostgresBackend(postgres_url), rebuild=True)
+    rebuilt = PostgresBackend(postgres_url).open()
+    assert rebuilt.manifest["counted"]["version"] >= 1
+    assert rebuilt.term_frequencies("lowercase", COUNTED["lowercase"]) == (n, counts)
+
+
+ODD_PASSWORD = "p/ss#w?rd@x:y%"
+
+
+def test_a_password_with_special_characters_works_unencoded_and_never_shows(postgres_url, tmp_path):
+    """A password holding / # ? @ was taken apart by the URL parser: the connection failed and
+    its tail was printed as the host (issue 27). Written as it is, or percent-encoded, it works."""
+    from urllib.parse import quote
+
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS odd_user")
+        conn.execute(f"CREATE ROLE odd_user LOGIN SUPERUSER PASSWORD '{ODD_PASSWORD}'")
+    host = postgres_url.rsplit("@", 1)[1]
+    for url in (f"postgresql://odd_user:{ODD_PASSWORD}@{host}",
+                f"postgres://odd_user:{quote(ODD_PASSWORD, safe='')}@{host}"):
+        backend = backend_for(Settings.load(store=url, corpus=tmp_path, model=FakeEmbedder.model_id))
+        assert isinstance(backend, PostgresBackend)
+        backend.current_version()  # connects
+        assert backend.where == f"{url.split(':')[0]}://odd_user:***@{host}"
+    wrong = f"postgresql://odd_user:{ODD_PASSWORD}x@{host}"
+    with pytest.raises(StoreProblem) as refused:
+        PostgresBackend(wrong).current_version()
+    message = str(refused.value)
+    assert "wrong user name or password" in message and "unreachable" not in message
+    assert not any(piece in message for piece in ("ss#w", "rd@x", "p/ss", "w?rd")), message
+
+
+def test_each_connection_failure_says_what_it_is(postgres_url):
+    """A wrong password, an unknown database and a bad port were all "unreachable ... used again as
+    soon as it answers"."""
+    host, port = postgres_url.rsplit("@", 1)[1].split("/")[0].rsplit(":", 1)
+    cases = {f"postgresql://postgres:wrong-{PASSWORD}@{host}:{port}/postgres": "wrong user name or password",
+             f"postgresql://postgres:{PASSWORD}@{host}:{port}/no_such_db": "has no database 'no_such_db'",
+             f"postgresql://postgres:{PASSWORD}@{host}:1/postgres": "nothing listens at that host and port"}
+    for url, said in cases.items():
+        with pytest.raises(StoreProblem) as failed:
+            PostgresBackend(url).current_version()
+        assert said in str(failed.value) and PASSWORD not in str(failed.value), str(failed.value)
+        assert isinstance(failed.value, StoreUnavailable) == ("nothing listens" in said)
+
+
+def test_redaction_reads_the_url_as_libpq_does():
+    assert redact(f"postgresql://u:{ODD_PASSWORD}@h:5432/db") == "postgresql://u:***@h:5432/db"
+    assert redact("postgres://u@h/db?sslmode=require&password=p") == "postgres://u@h/db?sslmode=require&password=***"
+    assert redact("postgresql://h/db") == "postgresql://h/db"
+

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rag.settings import Settings
     from rag.store.base import Store
 
-__all__ = ["Answerer", "ANSWERERS", "answerer_for"]
+__all__ = ["Answerer", "ANSWERERS", "answerer_for", "check"]
 
 
 def _extractive(store: "Store", settings: "Settings", embedder: "Embedder") -> Answerer:
@@ -34,5 +34,14 @@ ANSWERERS: dict[str, Callable[["Store", "Settings", "Embedder"], Answerer]] = {
 ANSWERERS["llm"] = lambda *args: __import__("rag.answering.llm", fromlist=["_"]).LLMAnswerer(*args)  # --llm
 
 
+def check(name: str) -> None:
+    """A SettingsError unless ``name`` (the ``answerer`` setting) is one of :data:`ANSWERERS`."""
+    if name not in ANSWERERS:
+        from rag.settings import SettingsError
+
+        raise SettingsError(f"answerer must be one of {', '.join(ANSWERERS)}, got {name!r}")
+
+
 def answerer_for(store: "Store", settings: "Settings", embedder: "Embedder") -> Answerer:
+    check(settings.answerer)
     return ANSWERERS[settings.answerer](store, settings, embedder)

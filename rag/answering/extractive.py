@@ -9,12 +9,11 @@ documents are taken not to say, and the answer abstains.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from rag.analysis import content_terms
+from rag.analysis import content_terms, lowercase_words
 from rag.answering.base import events_of
 from rag.answering.context import (
     abstention,
@@ -219,7 +218,7 @@ class ExtractiveAnswerer:
 
     def _lowercase_words(self) -> frozenset[str]:
         """Words the articles write in lower case ("general")."""
-        _, counts = self.store.term_frequencies("lowercase", _lowercase_words)
+        _, counts = self.store.term_frequencies("lowercase", lowercase_words)
         return self._once("lowercase", lambda: frozenset(counts))
 
     def _common_terms(self) -> frozenset[str]:
@@ -234,9 +233,3 @@ class ExtractiveAnswerer:
             with self._lock:
                 value = self._tables.setdefault(key, compute())
         return value
-
-
-
-def _lowercase_words(texts: list[str]) -> list[list[str]]:
-    return [re.findall(r"\b[a-z]+\b", t) for t in texts]
-

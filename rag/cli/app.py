@@ -65,9 +65,9 @@ def index(rebuild: bool = typer.Option(False, "--rebuild", help="Re-embed every 
         err.print(f"reading {n}/{total}: {oneline(source)}", markup=False, highlight=False)
 
     report = assistant.index(rebuild=rebuild, progress=show, on_file=reading if show else None)
-    err.print(f"indexed {report.files} files: {len(report.embedded)} embedded, {len(report.reused)} unchanged, "
-              f"{len(report.removed)} removed; {report.chunks} chunks, {report.sentences} sentences "
-              f"in {report.seconds:.1f}s -> {_target(assistant, report.generation)}")
+    from rag.cli.render import print_index_report
+
+    print_index_report(err, report, assistant.skipped, _target(assistant, report.generation))
 
 
 @app.command()
@@ -229,7 +229,7 @@ def mcp_(corpus: Optional[Path] = CorpusOpt, index: Optional[Path] = IndexOpt,
     from rag.settings import Settings
 
     try:
-        from rag.mcp_server import run_stdio
+        from rag.mcp_stdio import run_stdio
     except ImportError as e:
         raise RagError(f"rag mcp needs the mcp package ({e.name} is missing): pip install -e '.[mcp]'") from None
     run_stdio(Settings.load(corpus=corpus, index_dir=index, model=model))
@@ -273,3 +273,8 @@ def _print_answer(assistant, answer) -> None:
 
 if __name__ == "__main__":
     app()
+
+
+from rag.cli.pg import pg_app  # noqa: E402 (a group of its own: rag pg start|url|status|stop)
+
+app.add_typer(pg_app, name="pg")

@@ -35,12 +35,25 @@ def setup_logging(verbose: bool) -> None:
 
 
 class _SafeFormatter(logging.Formatter):
-    """Log lines without raw control characters (a file name may hold an escape sequence)."""
+    """Log lines without raw control characters (a file name may hold an escape sequence).
 
-    def format(self, record: logging.LogRecord) -> str:
+    What it needs is imported when it is made: a server out of file descriptors could not
+    import it later, and each failed record then logged a traceback (127 MB in 30 s).
+    """
+
+    def __init__(self, fmt: str) -> None:
         from rag.cli.render import safe
 
-        return safe(super().format(record))
+        super().__init__(fmt)
+        self._safe = safe
+        safe("")  # imports what it uses, now
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        try:
+            return self._safe(line)
+        except Exception:  # never let a log line fail: the plain line, escapes and all, beats none
+            return line.encode("unicode_escape", "replace").decode("ascii")
 
 
 def error(message: object) -> None:

@@ -8,27 +8,13 @@ to measure; what each is averaged over is in :data:`METRICS`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from rag.evaluation.checks import QuoteChecker, missing_facts
 from rag.evaluation.errors import EvalError
+from rag.evaluation.metric import Metric
 from rag.evaluation.questions import Question, base_name
 from rag.evaluation.results import Outcome, QuestionResult, Report
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One summary metric: its report key, its label and what it is averaged over."""
-
-    key: str
-    label: str
-    #: What the metric is averaged over, for the summary table.
-    over: str
-    higher_is_better: bool = True
-    #: Thresholds (``--fail-under``) make sense only for rates.
-    gate: bool = True
-
 
 METRICS: tuple[Metric, ...] = (
     Metric("hit@1", "source hit@1", "answerable questions"),

@@ -17,7 +17,7 @@ sentences = the kept ones plus the removed ones:
 
 from __future__ import annotations
 
-from rag.evaluation.metrics import Metric
+from rag.evaluation.metric import Metric
 from rag.evaluation.results import Outcome
 
 WRITTEN_METRICS: tuple[Metric, ...] = (

@@ -80,9 +80,8 @@ def list_sources(corpus: Path, extensions: tuple[str, ...], max_bytes: int | Non
     if not corpus.exists():
         raise CorpusError(f"corpus folder not found: {corpus}")
     paths = [corpus] if corpus.is_file() else sorted(
-        p for p in corpus.rglob("*")
-        if p.is_file() and p.suffix.lower() in extensions and not any(
-            part.startswith(".") for part in p.relative_to(corpus).parts))
+        p for p in _walk(corpus, follow_links)
+        if p.suffix.lower() in extensions and p.is_file())
     base, root = corpus.parent, corpus.resolve()
     files = []
     for p in paths:
@@ -98,6 +97,38 @@ def list_sources(corpus: Path, extensions: tuple[str, ...], max_bytes: int | Non
             continue
         files.append(SourceFile(path=p, source=source, sha256=digest))
     return files
+
+
+def _walk(corpus: Path, follow_links: bool) -> list[Path]:
+    """The files under ``corpus``, hidden ones left out. A linked folder is entered when it lies
+    inside the corpus folder (once: its files are found under their own name too) or with
+    ``follow_links``; one leading out of the corpus folder is otherwise skipped with a warning."""
+    import os
+
+    root = corpus.resolve()
+    seen = {root}
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(corpus, followlinks=True):
+        here = Path(folder)
+        keep = []
+        for d in sorted(dirs):
+            path = here / d
+            real = path.resolve()
+            if d.startswith(".") or real in seen:
+                continue
+            if path.is_symlink() and not real.is_relative_to(root):
+                if not follow_links:
+                    log.warning("skipping %s: it is a link to a folder outside the corpus folder "
+                                "(RAG_FOLLOW_LINKS=1 follows such links)",
+                                printable(path.relative_to(corpus.parent).as_posix()))
+                    continue
+            elif path.is_symlink():
+                continue  # inside the corpus: its files are found where they are
+            seen.add(real)
+            keep.append(d)
+        dirs[:] = keep
+        found += [here / f for f in files if not f.startswith(".")]
+    return found
 
 
 def _unusable(path: Path, source: str, root: Path, max_bytes: int | None, follow_links: bool) -> str | None:

@@ -16,6 +16,7 @@ from rag.mcp_server import mount as mount_mcp
 from rag.server import native_api, openai_api
 from rag.server.errors import add_error_handlers
 from rag.server.guard import Guard
+from rag.server.openapi import document_errors
 from rag.server.service import MODEL_ID, RELOAD_INTERVAL, Service, ServiceDep
 
 #: Larger request bodies get a 413 before they are parsed (a long chat is a few kB).
@@ -49,6 +50,7 @@ def create_app(assistant: Assistant, api_key: str | None = None, *, model_id: st
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
     add_error_handlers(app)
+    document_errors(app)
     app.include_router(openai_api.router)
     app.include_router(native_api.router)
     app.add_api_route("/healthz", healthz, methods=["GET"])
@@ -73,10 +75,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 async def healthz(service: ServiceDep):
-    """200 with the index's generation and size once it is loaded; 503 and why until then."""
+    """200 with the index's generation and size when questions can be answered; 503 and why
+    otherwise: still loading, the load failed ("error"), or the store stopped answering
+    ("unavailable", e.g. its database is down)."""
     readiness = service.readiness
-    if not readiness.ready:
-        status = "error" if readiness.error else "loading"
+    if not readiness.answering:
+        status = "unavailable" if readiness.ready else "error" if readiness.error else "loading"
         return JSONResponse({"status": status, "error": readiness.error}, status_code=503,
                             headers={"Retry-After": "1"})
     store = service.assistant.state().store

@@ -5,6 +5,7 @@
   cross-site``) is refused unless CORS allows that origin: a page elsewhere must not make a
   local server reload or answer.
 - **Key**, then **size**, as below; and the chat page's CSP on every file of the page.
+- **/mcp** takes POST only: a GET (the spec's optional stream of server messages) is 405.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Guard:
         refused = self._refused(scope["method"], headers) or self._unauthorised(scope["method"], path, headers)
         if refused is not None:
             return await refused(scope, receive, send)
+        if path.rstrip("/") == "/mcp" and scope["method"] in ("GET", "HEAD"):
+            # The MCP server is stateless: it has no stream to open, and an open GET never ended.
+            return await error_response(405, "GET is not allowed on /mcp: POST JSON-RPC requests to it",
+                                        code="method_not_allowed", headers={"Allow": "POST"})(scope, receive, send)
         if self.page_csp and (path == "/" or path.startswith("/static/")):
             send = self._with_csp(send)
         if scope["method"] not in ("POST", "PUT", "PATCH"):

@@ -52,7 +52,8 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: 
     raise_open_file_limit()
     TimedH11Protocol.header_timeout = settings.header_timeout
     options = {"host": host, "port": port, "log_level": log_level, "server_header": False,
-               "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5, "http": TimedH11Protocol}
+               "timeout_graceful_shutdown": 5, "timeout_keep_alive": 5, "http": TimedH11Protocol,
+               "limit_concurrency": settings.max_connections}
     hosts = allowed_hosts(settings, host)
     if workers == 1:
         uvicorn.run(create_app(Assistant(settings), api_key, threads=threads, allowed_hosts=hosts), **options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from rag.server.schemas import MAX_TOP_K, AskRequest
+from rag.server.schemas import MAX_TOP_K, NOT_BLANK, AskRequest
 from rag.server.service import ServiceDep
 
 router = APIRouter(prefix="/api")
@@ -13,13 +13,14 @@ router = APIRouter(prefix="/api")
 @router.post("/ask")
 async def ask(body: AskRequest, service: ServiceDep):
     """The answer as ``rag ask --json`` prints it (with ``sentences`` and ``body``)."""
+    earlier = [f"history[{i}]" for i in range(len(body.history))]
     answer = await service.call(service.assistant.ask, body.question, param="question", top_k=body.top_k,
-                                history=body.history)
+                                history=body.history, history_params=earlier)
     return answer.to_dict()
 
 
 @router.get("/search")
-async def search(service: ServiceDep, q: str = Query(..., description="What to look for"),
+async def search(service: ServiceDep, q: str = Query(..., description="What to look for", json_schema_extra=NOT_BLANK),
                  top_k: int | None = Query(None, ge=1, le=MAX_TOP_K)):
     """The passages as ``rag search --json`` prints them."""
     hits = await service.call(service.assistant.search, q, param="q", top_k=top_k)

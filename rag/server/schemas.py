@@ -1,11 +1,20 @@
-"""The request bodies the server accepts, as pydantic models (their errors become 400s)."""
+"""The request bodies the server accepts, as pydantic models (their errors become 400s).
+
+Numbers and switches are strict: ``"top_k": "5"`` or ``"stream": "yes"`` is refused, not guessed at.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from rag.conversation import MAX_HISTORY
+
+#: What the schema says of a question, as the Assistant checks it (in words of its own): not blank,
+#: no control characters but tab and line breaks.
+NOT_BLANK = {"minLength": 1,
+             "pattern": r"^(?=[\s\S]*\S)[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"}
 #: Upper bound for ``top_k`` over HTTP, so one request cannot ask to score the whole corpus.
 MAX_TOP_K = 100
 
@@ -42,11 +51,13 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str | None = None
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool | None = False
-    n: int | None = Field(None, ge=1, le=1)
+    #: The last must be the user's question (a 400 otherwise): more than JSON Schema can say.
+    messages: list[ChatMessage] = Field(min_length=1, description="The conversation; the last message must be "
+                                        "the user's question (role user)")
+    stream: bool | None = Field(False, strict=True)
+    n: int | None = Field(None, ge=1, le=1, strict=True)
     #: Extension: passages to retrieve (default from settings).
-    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, strict=True)
 
 
 class AskRequest(BaseModel):
@@ -54,6 +65,9 @@ class AskRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str
-    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K)
-    history: list[str] = Field(default_factory=list)
+    #: Checked by the Assistant (its messages are clearer than pydantic's); the schema says it too.
+    question: str = Field(json_schema_extra=NOT_BLANK)
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K, strict=True)
+    #: The user's earlier questions, oldest first; at most as many as MCP's ``ask`` takes.
+    history: list[Annotated[str, Field(json_schema_extra=NOT_BLANK)]] = Field(default_factory=list,
+                                                                             max_length=MAX_HISTORY)

@@ -37,10 +37,19 @@ RETRY_SECONDS = 5.0
 
 @dataclasses.dataclass
 class Readiness:
-    """Whether the index is loaded yet, and why not when loading failed."""
+    """Whether questions can be answered: the index loaded, and its store answering now.
+
+    ``ready`` turns True once the index is loaded; ``error`` says why loading failed, or,
+    once ready, why the store stopped answering (a database outage). ``/healthz`` is 200
+    only when ready with no error, so a load balancer notices an outage.
+    """
 
     ready: bool = False
     error: str | None = None
+
+    @property
+    def answering(self) -> bool:
+        return self.ready and self.error is None
 
 
 class Service:
@@ -59,14 +68,33 @@ class Service:
         """``fn(*args, **kwargs)`` in a worker thread, behind the limiter."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self.limiter)
 
-    async def call(self, fn: Callable, *args: Any, param: str, **kwargs: Any) -> Any:
-        """``fn`` of the Assistant in a worker thread: a bad question is 400 on ``param``, an
-        index that cannot be loaded 503."""
+    async def call(self, fn: Callable, *args: Any, param: str, history_params: list[str] = (), **kwargs: Any) -> Any:
+        """``fn`` of the Assistant in a worker thread: a bad question is 400 on ``param`` (a bad
+        earlier question on its entry of ``history_params``), an index that cannot be loaded 503."""
         self.require_ready()
         try:
-            return await self.in_thread(fn, *args, **kwargs)
-        except RagError as e:
+            result = await self.in_thread(fn, *args, **kwargs)
+        except QuestionError as e:
+            if e.earlier is not None and e.earlier < len(history_params):
+                param = history_params[e.earlier]
             raise api_error(e, param) from None
+        except RagError as e:
+            self.trouble(str(e))
+            raise api_error(e, param) from None
+        self.trouble(None)
+        return result
+
+    def trouble(self, error: str | None) -> None:
+        """Record whether the loaded index's store answers (None: it does), logging only the
+        change: an outage is one warning and its end one line, not a warning per retry."""
+        readiness = self.readiness
+        if not readiness.ready or error == readiness.error:
+            return
+        if error is None:
+            log.warning("answering again: the store is back")
+        elif readiness.error is None:
+            log.warning("cannot answer: %s", error)
+        readiness.error = error
 
     def require_ready(self) -> None:
         """Raise the 503 that says why nothing can be answered yet, if that is so."""
@@ -100,11 +128,14 @@ class Service:
         """Switch to a newer index generation if there is one; True when it did."""
         # Not behind the answers' limiter: a busy server must still notice a new index.
         try:
-            return await anyio.to_thread.run_sync(self.assistant.reload_if_changed)
+            switched = await anyio.to_thread.run_sync(self.assistant.reload_if_changed)
         except RagError as e:
-            log.warning("index reload failed: %s", e)
+            self.trouble(str(e))  # e.g. the database is down: /healthz says so until it is back
         except Exception:  # a bug: keep serving the index we have
             log.exception("index reload failed")
+        else:
+            self.trouble(None)
+            return switched
         return False
 
     async def poll(self) -> None:

@@ -2,7 +2,7 @@
 
 ``RAG_STORE`` unset (or ``local``): the FAISS and bm25s files in ``RAG_INDEX_DIR``.
 ``memory``: in memory, for tests.
-``postgresql://user@host/db``: a shared PostgreSQL store with pgvector.
+``postgresql://user@host/db`` (or ``postgres://``): a shared PostgreSQL store with pgvector.
 """
 
 from __future__ import annotations
@@ -38,12 +38,16 @@ def _postgres(settings: "Settings") -> Backend:
 
 #: Scheme -> factory of a backend from the settings.
 BACKENDS: dict[str, Callable[["Settings"], Backend]] = {"local": _local, "memory": _memory, "postgresql": _postgres}
+#: Other names of a scheme: libpq takes ``postgres://`` as well as ``postgresql://``.
+ALIASES = {"postgres": "postgresql"}
 
 
 def backend_for(settings: "Settings") -> Backend:
     """The backend the ``store`` setting names (its scheme: ``local``, ``memory``, ...)."""
     scheme = settings.store.split(":", 1)[0].lower()
-    factory = BACKENDS.get(scheme)
+    factory = BACKENDS.get(ALIASES.get(scheme, scheme))
     if factory is None:
-        raise StoreProblem(f"unknown store {scheme!r}; choose one of {', '.join(BACKENDS)}")
+        from rag.settings import SettingsError
+
+        raise SettingsError(f"unknown store {scheme!r} (RAG_STORE); choose one of {', '.join(BACKENDS)}")
     return factory(settings)

@@ -45,6 +45,10 @@ class StoreUnwritable(StoreProblem):
     """The store cannot be written (a file in the way, no permission, disk full)."""
 
 
+class StoreUnavailable(StoreProblem):
+    """A shared store cannot be reached (down, restarting, network): retry later."""
+
+
 class Store(Protocol):
     """One committed version of the index, read-only."""
 

@@ -193,6 +193,8 @@ class PostgresBackend:
 
     #: Indexing claims files from the store's queue instead of building alone (rag.indexing_shared).
     shared = True
+    #: A worker silent this long (seconds) loses its claim to one that waits (rag.store.postgres_queue).
+    lease_seconds = 60.0
 
     def __init__(self, url: str, k1: float = 1.2, b: float = 0.75, ef_search: int = 200,
                  exact_chars_up_to: int = EXACT_CHARS_UP_TO) -> None:
@@ -263,14 +265,26 @@ class PostgresBackend:
 
     # -- shared indexing (rag.indexing_shared) ------------------------------------------------
     def plan(self, files: dict[str, str], meta: dict[str, Any], rebuild: bool):
-        from rag.store.postgres_writer import plan
+        from rag.store.postgres_queue import plan
 
         return plan(self, files, meta, rebuild)
 
     def claim(self, sources: list[str], limit: int):
-        from rag.store.postgres_writer import claim
+        from rag.store.postgres_queue import claim
 
         return claim(self, sources, limit)
+
+    def claim_holders(self) -> list:
+        """Other workers holding claimed files, and how long each has been silent."""
+        from rag.store.postgres_queue import holders
+
+        return holders(self)
+
+    def end_lapsed_claims(self) -> list:
+        """End the claims of workers silent past the lease, so their files can be taken."""
+        from rag.store.postgres_queue import end_lapsed
+
+        return end_lapsed(self)
 
     def pending(self, sources: list[str]) -> int:
         with self.db.connection() as conn:

@@ -9,7 +9,8 @@ Tables (all named ``rag_*``, in the connection's schema):
 - ``rag_versions``: per version its counts (chunks, sentences, BM25 lengths) and time.
 - ``rag_files``: source -> SHA-256 and pages of every indexed file; ``rag_queue``: files
   waiting to be embedded, claimed with ``FOR UPDATE SKIP LOCKED``.
-- ``rag_terms``: BM25 terms (words and character 4-grams) -> id and document frequency.
+- ``rag_terms``: terms -> id and document frequency: BM25's (words and character 4-grams) and the
+  answerer's tables (``rag.analysis.COUNTED``; a chunk's ids of those in ``counted_ids``).
 - ``rag_chunks`` / ``rag_sentences``: rows valid from one version until another replaced
   them (``valid_from``/``valid_to``), so a reader keeps reading the version it opened; the
   chunk's vector (HNSW), its BM25 weights over each kind of term as a ``sparsevec`` and the
@@ -22,46 +23,77 @@ import re
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Iterator, Protocol
+from urllib.parse import quote, unquote, urlsplit
 
 from rag.errors import first_line
-from rag.store.base import StoreMissing, StoreProblem, StoreUnwritable
+from rag.store.base import StoreMissing, StoreProblem, StoreUnavailable, StoreUnwritable
 
 #: Dimension of the sparse BM25 vectors: term ids are below it (pgvector's largest).
 SPARSE_DIM = 1_000_000_000
 #: Keys of ``meta`` a writer must agree with, or rebuild.
-FINGERPRINT = ("model", "dim", "chunk_tokens", "chunk_overlap", "boilerplate_sha256", "sentence_vectors", "bm25")
+FINGERPRINT = ("model", "dim", "chunk_tokens", "chunk_overlap", "boilerplate_sha256", "sentence_vectors", "encoder",
+               "sentence_pooling", "bm25")
 
 
-class StoreUnavailable(StoreProblem):
-    """The database cannot be reached (down, restarting, network): retry later."""
+class PgBackend(Protocol):
+    """What the writer, the queue and the term counts need of the backend (rag/store/postgres.py
+    imports them; they see it only through this)."""
+
+    db: "Database"
+    k1: float
+    b: float
+    lease_seconds: float
+
+
+def _userinfo(url: str) -> tuple[str, str, str, str] | None:
+    """``(scheme://, user, password or None, host and the rest)`` when ``url`` names a user.
+
+    The user information runs to the *last* ``@`` (host names hold none), so a password with
+    ``/``, ``#``, ``?`` or ``@`` not percent-encoded is still read whole; a standard parser
+    would take its tail for the host and print it in errors.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    info, _, host = rest.rpartition("@")
+    user, colon, password = info.partition(":")
+    return scheme + sep, user, (password if colon else None), host
+
+
+def normalise(url: str) -> str:
+    """``url`` with its user and password percent-encoded, as libpq needs them (encoded ones stay so)."""
+    found = _userinfo(url)
+    if found is None:
+        return url
+    start, user, password, host = found
+    auth = quote(unquote(user), safe="") + ("" if password is None else ":" + quote(unquote(password), safe=""))
+    return f"{start}{auth}@{host}"
 
 
 def redact(url: str) -> str:
-    """``url`` without its password (in the authority or as ``password=`` in the query)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        auth, host = netloc.rsplit("@", 1)
-        if ":" in auth:
-            auth = auth.split(":", 1)[0] + ":***"
-        netloc = f"{auth}@{host}"
-    query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """``url`` without its password (in the user information or as ``password=`` in the query)."""
+    found = _userinfo(url)
+    if found is not None:
+        start, user, password, host = found
+        url = f"{start}{user}{'' if password is None else ':***'}@{host}"
+    return re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", url)
 
 
-def _password(url: str) -> str | None:
-    parts = urlsplit(url)
-    found = re.search(r"(?i)password=([^&]*)", parts.query)
-    return parts.password or (found.group(1) if found else None)
+def _passwords(url: str) -> list[str]:
+    """The password as written, decoded and encoded: any of them may turn up in a driver's message."""
+    found = _userinfo(url)
+    given = [found[2]] if found and found[2] else []
+    given += re.findall(r"(?i)[?&]password=([^&]*)", urlsplit(url).query)
+    forms = {form for p in given for form in (p, unquote(p), quote(unquote(p), safe="")) if form}
+    return sorted(forms, key=len, reverse=True)
 
 
 class Database:
     """Connections to one database, pooled; every error comes out as a one-line StoreProblem."""
 
     def __init__(self, url: str, ef_search: int = 200, max_idle: int = 8) -> None:
-        self.url = url
+        self.url = normalise(url)
         self.where = redact(url)
         self.ef_search = ef_search
         self.max_idle = max_idle
@@ -141,14 +173,44 @@ class Database:
             raise StoreUnwritable(self._clean(f"the store at {self.where} refused: {first_line(e)} "
                                               "(a read-only role can search but not index)")) from None
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
-            raise StoreUnavailable(self._clean(f"the store at {self.where} is unreachable ({first_line(e)}); "
+            refused = _refusal(str(e))
+            if refused:  # retrying will not help: say what to fix
+                raise StoreProblem(self._clean(f"the store at {self.where} {refused}")) from None
+            raise StoreUnavailable(self._clean(f"the store at {self.where} is unreachable ({_reason(e)}); "
                                                "it is used again as soon as it answers")) from None
         except psycopg.Error as e:
             raise StoreProblem(self._clean(f"the store at {self.where} failed: {first_line(e)}")) from None
 
     def _clean(self, message: str) -> str:
-        password = _password(self.url)
-        return message.replace(password, "***") if password else message
+        for password in _passwords(self.url):
+            message = message.replace(password, "***")
+        return message
+
+
+def _refusal(message: str) -> str | None:
+    """What a server that answered but refused the connection said, as the fix it needs."""
+    if "password authentication failed" in message or "no password supplied" in message:
+        return ("refused the login: wrong user name or password (in the URL, percent-encode "
+                "characters such as / # ? @ : of a password, or leave them as they are)")
+    database = re.search(r'database "([^"]*)" does not exist', message)
+    if database:
+        return f"has no database {database.group(1)!r}: create it, or name another in the URL"
+    role = re.search(r'role "([^"]*)" does not exist', message)
+    if role:
+        return f"has no user {role.group(1)!r}"
+    return None
+
+
+def _reason(error: Exception) -> str:
+    """Why a server could not be reached, in words: nothing listening, no such host, no answer."""
+    message = str(error)
+    if "Connection refused" in message:
+        return "connection refused: nothing listens at that host and port"
+    if "resolve host" in message or "translate host name" in message or "Name or service not known" in message:
+        return "the host name is not known"
+    if "timeout" in message.lower():
+        return "no answer in time"
+    return first_line(error)
 
 
 BASE_TABLES = """
@@ -182,6 +244,7 @@ DROP TABLE IF EXISTS rag_chunks, rag_sentences;
 CREATE TABLE rag_chunks (pk bigserial PRIMARY KEY, id text NOT NULL, source text NOT NULL, seq int NOT NULL,
     sent_lo int NOT NULL, sent_hi int NOT NULL, data jsonb NOT NULL, embedding vector({dim}) NOT NULL,
     words sparsevec NOT NULL, chars sparsevec NOT NULL, word_ids int4[] NOT NULL, char_ids int4[] NOT NULL,
+    counted_ids int4[],
     words_len int NOT NULL, chars_len int NOT NULL, valid_from bigint NOT NULL, valid_to bigint);
 CREATE INDEX rag_chunks_id ON rag_chunks (id);
 CREATE INDEX rag_chunks_source ON rag_chunks (source) WHERE valid_to IS NULL;

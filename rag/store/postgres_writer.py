@@ -8,31 +8,28 @@ from many processes form one sequence.
 BM25 as sparse vectors: a chunk's weight for a term is ``tf / (tf + k1 (1 - b + b dl/avgdl))``
 with the average length of the version it joins; idf is applied at query time from
 ``rag_terms.df``, so it is exact however files arrive. The average length moves as files are
-added, so weights written early in a many-file build use a slightly different average than a
-single build would (a one-commit build, or ``--rebuild``, is exact).
+added, and weights written before are not rewritten, so a build of several commits (more
+files than one claim, 8, even with ``--rebuild``) drifts from the local store's exact BM25;
+only a build that fits in one commit is exact (benchmarks/pg_bm25_drift.py: the seeds and
+foreign articles in 2 commits differ from the local store on 1 of 259 answers).
 
-Shared builds (:func:`plan`, :func:`claim`): a planner queues the files whose content changed;
-workers claim queued files with ``FOR UPDATE SKIP LOCKED`` inside the transaction that writes
-them, so a claim lasts exactly as long as the worker's connection: a worker that dies (or is
-killed mid-file) leaves its files queued and the store as it was.
+Shared builds (the planner and the workers' claims) are in rag/store/postgres_queue.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
-from rag.analysis import TOKENISERS
+from rag.analysis import COUNTED, COUNTED_VERSION, TOKENISERS
 from rag.store.base import StoreProblem
-from rag.store.postgres_db import FINGERPRINT, SPARSE_DIM, data_tables, ensure_base
+from rag.store.postgres_db import FINGERPRINT, SPARSE_DIM, PgBackend, data_tables, ensure_base
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.store.postgres import PostgresBackend
     from rag.types import Chunk, Sentence
 
 #: Rows ended by a commit are deleted once the commit after them is this old: a reader holding an
@@ -45,7 +42,7 @@ PER_FILE = ("files", "pages", "counts")
 class PostgresWriter:
     """Changes buffered in memory and written in one transaction by :meth:`commit`."""
 
-    def __init__(self, backend: "PostgresBackend", full: bool) -> None:
+    def __init__(self, backend: "PgBackend", full: bool) -> None:
         self.backend = backend
         self.full = full  # from nothing: every file not replaced here goes
         self.groups: dict[str, tuple] = {}
@@ -83,6 +80,7 @@ class PostgresWriter:
         meta["bm25"] = {"k1": self.backend.k1, "b": self.backend.b, "tokens": sorted(TOKENISERS)}
         texts = [c.text for cs, *_ in self.groups.values() for c in cs]
         terms = {kind: TOKENISERS[kind](texts) for kind in TOKENISERS}  # before the lock other writers wait on
+        counted = {kind: COUNTED[kind](texts) for kind in COUNTED}
         row = conn.execute("SELECT version, meta FROM rag_state FOR UPDATE").fetchone()
         old_meta = row[1] if row else {}
         changed = [k for k in FINGERPRINT if k in old_meta and old_meta.get(k) != meta.get(k)]
@@ -96,9 +94,12 @@ class PostgresWriter:
             self.backend.db.register(conn)
             totals = _Totals()
         else:
+            _add_counted_ids(conn)
             totals = _totals(conn, number - 1)
             _end_rows(conn, None if self.full else sorted(self.deleted | set(self.groups)), number, totals)
-        self._insert(conn, number, totals, manifest, terms)
+        if self.full:  # every row is written from here on with its counted terms
+            meta["counted"] = {"version": COUNTED_VERSION, "since": number}
+        self._insert(conn, number, totals, manifest, terms, counted)
         if row is None:
             conn.execute("INSERT INTO rag_state (version, meta) VALUES (%s, %s)", (number, json.dumps(meta)))
         else:
@@ -112,23 +113,28 @@ class PostgresWriter:
         return f"v{number}"
 
     def _insert(self, conn, number: int, totals: "_Totals", manifest: dict[str, Any],
-                terms: dict[str, list[list[str]]]) -> None:
+                terms: dict[str, list[list[str]]], counted: dict[str, list[list[str]]]) -> None:
         totals.chunks += sum(len(g[0]) for g in self.groups.values())
         totals.sentences += sum(len(g[1]) for g in self.groups.values())
         for kind in TOKENISERS:
             totals.lengths[kind] += sum(len(t) for t in terms[kind])
         ids = {kind: _term_ids(conn, kind, terms[kind]) for kind in TOKENISERS}
+        tables = {kind: _term_ids(conn, kind, counted[kind]) for kind in COUNTED}  # the answerer's (rag.analysis)
+        counted_ids = [sorted({tables[kind][t] for kind in COUNTED for t in counted[kind][n]})
+                       for n in range(len(terms["words"]))]
         k1, b = self.backend.k1, self.backend.b
         weights = {kind: [_weights(t, ids[kind], k1, b, totals.lengths[kind] / max(totals.chunks, 1))
                           for t in terms[kind]] for kind in TOKENISERS}
-        with conn.cursor().copy("COPY rag_chunks (id, source, seq, sent_lo, sent_hi, data, embedding, words, chars, "
-                                "word_ids, char_ids, words_len, chars_len, valid_from) FROM STDIN") as copy:
+        columns = ("id, source, seq, sent_lo, sent_hi, data, embedding, words, chars, word_ids, char_ids, "
+                   "counted_ids, words_len, chars_len, valid_from")
+        with conn.cursor().copy(f"COPY rag_chunks ({columns}) FROM STDIN") as copy:
             n = 0
             for source, (cs, _, cv, _) in self.groups.items():
                 for seq, c in enumerate(cs):
                     copy.write_row((c.id, source, seq, c.first_sentence, c.last_sentence, json.dumps(asdict(c)),
                                     _vector(cv[seq]), weights["words"][n][0], weights["chars"][n][0],
-                                    weights["words"][n][1], weights["chars"][n][1], len(terms["words"][n]),
+                                    weights["words"][n][1], weights["chars"][n][1], counted_ids[n],
+                                    len(terms["words"][n]),
                                     len(terms["chars"][n]), number))
                     n += 1
         with conn.cursor().copy("COPY rag_sentences (id, source, seq, doc_id, data, embedding, valid_from) "
@@ -162,7 +168,7 @@ def _end_rows(conn, sources: list[str] | None, number: int, totals: _Totals) -> 
     them out of the document frequencies and totals."""
     which = "valid_to IS NULL" + ("" if sources is None else " AND source = ANY(%(s)s)")
     params = {"s": sources, "v": number}
-    for column in ("word_ids", "char_ids"):
+    for column in ("word_ids", "char_ids", "counted_ids"):
         conn.execute(f"UPDATE rag_terms t SET df = t.df - d.n FROM (SELECT u.id, count(*) AS n FROM rag_chunks, "
                      f"unnest({column}) AS u(id) WHERE {which} GROUP BY u.id) d WHERE t.id = d.id", params)
     row = conn.execute(f"SELECT count(*), coalesce(sum(words_len), 0), coalesce(sum(chars_len), 0) "
@@ -177,6 +183,14 @@ def _end_rows(conn, sources: list[str] | None, number: int, totals: _Totals) -> 
         conn.execute("DELETE FROM rag_files")
     else:
         conn.execute("DELETE FROM rag_files WHERE source = ANY(%(s)s)", params)
+
+
+def _add_counted_ids(conn) -> None:
+    """The column of the answerer's term ids, on a store made before it (its older rows have
+    none: such a store's counts are made by readers until a full rebuild)."""
+    if conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'rag_chunks' "
+                    "AND column_name = 'counted_ids' AND table_schema = current_schema()").fetchone() is None:
+        conn.execute("ALTER TABLE rag_chunks ADD COLUMN counted_ids int4[]")
 
 
 def _term_ids(conn, kind: str, docs: list[list[str]]) -> dict[str, int]:
@@ -224,78 +238,3 @@ def mismatch(where: str, old: dict[str, Any], changed: list[str]) -> StoreProble
     said = ", ".join(f"{k} {old.get(k)!r}" for k in changed if k != "bm25") or "other BM25 settings"
     return StoreProblem(f"the store at {where} was built with {said}; index with the same settings, "
                         "or pass --rebuild to replace everything in it")
-
-
-# -- shared builds ---------------------------------------------------------------------------
-@dataclass
-class Plan:
-    """What a planner found: files removed from the store, and files waiting to be embedded."""
-
-    removed: list[str]
-    queued: list[str]
-    unchanged: list[str]
-
-
-def plan(backend: "PostgresBackend", files: dict[str, str], meta: dict[str, Any], rebuild: bool) -> Plan:
-    """Check the store's settings, drop files gone from the corpus, queue new and changed ones.
-
-    One planner at a time (a transaction advisory lock); a mismatch of model or chunking is
-    refused unless ``rebuild``, which empties the store first."""
-    with backend.db.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('rag_plan'))")
-        ensure_base(conn)
-        row = conn.execute("SELECT meta FROM rag_state").fetchone()
-        old = row[0] if row else {}
-        want = dict(meta, bm25={"k1": backend.k1, "b": backend.b, "tokens": sorted(TOKENISERS)})
-        changed = [k for k in FINGERPRINT if old.get(k) != want.get(k)]
-        if row is not None and changed and not rebuild:
-            raise mismatch(backend.db.where, old, changed)
-        stored = {} if rebuild else dict(conn.execute("SELECT source, sha256 FROM rag_files").fetchall())
-        removed = sorted(set(stored) - set(files))
-        writer = PostgresWriter(backend, full=row is None or rebuild)
-        for source in removed:
-            writer.delete(source)
-        if writer.full or removed:
-            if writer.full:
-                conn.execute("DELETE FROM rag_queue")
-            writer.commit(dict(meta), conn=conn)
-        queued = sorted(s for s, sha in files.items() if stored.get(s) != sha)
-        conn.execute("INSERT INTO rag_queue (source) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (queued,))
-        conn.execute("UPDATE rag_state SET meta = meta || %s", (json.dumps({k: meta[k] for k in ("corpus",)
-                                                                            if k in meta}),))
-    return Plan(removed=removed, queued=queued, unchanged=sorted(s for s in files if stored.get(s) == files[s]))
-
-
-@dataclass
-class Claim:
-    """Files claimed from the queue, and the transaction that writes them."""
-
-    sources: list[str]
-    stored: dict[str, str]  # source -> SHA-256 already in the store (another worker did it)
-    conn: Any
-    backend: Any
-
-    def writer(self) -> PostgresWriter:
-        """A writer on top of the store's current rows."""
-        return PostgresWriter(self.backend, full=False)
-
-    def commit(self, writer: PostgresWriter, manifest: dict[str, Any]) -> str | None:
-        """Write ``writer``'s rows and take the claimed files off the queue, in the claim's
-        transaction; the new version, or None when there was nothing to write."""
-        if writer.groups or writer.deleted:
-            return writer.commit(manifest, conn=self.conn, claimed=self.sources)
-        self.conn.execute("DELETE FROM rag_queue WHERE source = ANY(%s)", (self.sources,))
-        return None
-
-
-@contextmanager
-def claim(backend: "PostgresBackend", sources: list[str], limit: int) -> Iterator[Claim]:
-    """Up to ``limit`` queued files among ``sources`` that no live worker holds; the claim ends
-    (committed, or released by rollback) when the block does."""
-    with backend.db.connection() as conn, conn.transaction():
-        rows = conn.execute("SELECT source FROM rag_queue WHERE source = ANY(%s) ORDER BY source "
-                            "LIMIT %s FOR UPDATE SKIP LOCKED", (sources, limit)).fetchall()
-        claimed = [s for (s,) in rows]
-        stored = dict(conn.execute("SELECT source, sha256 FROM rag_files WHERE source = ANY(%s)",
-                                   (claimed,)).fetchall()) if claimed else {}
-        yield Claim(claimed, stored, conn, backend)
