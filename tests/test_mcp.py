@@ -289,6 +289,16 @@ async def test_http_client_gone_mid_call_leaves_the_server_serving(request, http
         expected_answer(seed_assistant, PLAIN), "citations")
 
 
+def ended(proc: subprocess.Popen, seconds: float) -> str:
+    """``proc``'s stderr once it has exited (killed after ``seconds``)."""
+    try:
+        proc.wait(seconds)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    return proc.stderr.read()
+
+
 def test_stdio_client_gone_mid_call_ends_rag_mcp_cleanly(seed_settings, seed_index_dir):
     """A client that closes the pipe right after a call: ``rag mcp`` exits 0, without a traceback."""
     proc = subprocess.Popen([RAG_BIN, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -301,12 +311,7 @@ def test_stdio_client_gone_mid_call_ends_rag_mcp_cleanly(seed_settings, seed_ind
     proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                                  "params": {"name": "ask", "arguments": {"question": PLAIN}}}) + "\n")
     proc.stdin.close()  # gone mid-call
-    try:
-        proc.wait(60)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-    stderr = proc.stderr.read()
+    stderr = ended(proc, 60)
     assert proc.returncode == 0 and "Traceback" not in stderr, stderr
 
 
@@ -326,12 +331,7 @@ def test_stdio_client_gone_during_the_first_build_exits_at_once_and_cleanly(tmp_
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["id"] == 1
     proc.stdin.close()  # gone while the index is being built
-    try:
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-    stderr = proc.stderr.read()
+    stderr = ended(proc, 30)
     assert proc.returncode == 0 and "terminate called" not in stderr and "Traceback" not in stderr, stderr
     index = subprocess.run([RAG_BIN, "index"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert index.returncode == 0, index.stderr
