@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Callable, Iterator
@@ -24,8 +23,8 @@ from rag.answering import Answerer, answerer_for
 from rag.answering import check as check_answerer
 from rag.conversation import standalone_question
 from rag.embeddings import Embedder
-from rag.errors import RagError
 from rag.loaders import corpus_files
+from rag.questions import QuestionError, check_earlier, check_question
 from rag.rendering import Renderer
 from rag.retrieval import Retriever
 from rag.settings import Settings
@@ -34,44 +33,7 @@ from rag.types import Answer, AnswerDone, AnswerEvent, Hit, Query
 
 log = logging.getLogger("rag")
 
-
-class QuestionError(RagError):
-    """The question cannot be answered as given (empty, too long, control characters).
-
-    ``earlier``: which of the earlier questions (the history) it is about; None for the question.
-    """
-
-    def __init__(self, message: str, earlier: int | None = None) -> None:
-        super().__init__(message)
-        self.earlier = earlier
-
-
-def _earlier(i: int, question: object, max_chars: int) -> str:
-    """An earlier question checked as a question is, its error saying which one it is."""
-    try:
-        return check_question(question, max_chars)
-    except QuestionError as e:
-        raise QuestionError(f"earlier question {i + 1}: {e}", earlier=i) from None
-
-
-def check_question(question: object, max_chars: int) -> str:
-    """The question with its whitespace tidied, or a QuestionError saying what is wrong."""
-    if not isinstance(question, str):
-        raise QuestionError("the question must be text")
-    bad = sorted({c for c in question if unicodedata.category(c) == "Cc" and c not in "\t\n\r"})
-    if bad:
-        raise QuestionError("the question contains control characters (" +
-                            ", ".join(f"U+{ord(c):04X}" for c in bad[:3]) + ")")
-    halves = sorted({c for c in question if unicodedata.category(c) == "Cs"})
-    if halves:  # JSON's "\ud800" alone: no character, and nothing downstream can encode it
-        raise QuestionError("the question contains half of a UTF-16 surrogate pair (" +
-                            ", ".join(f"U+{ord(c):04X}" for c in halves[:3]) + "), which is not text")
-    question = " ".join(question.split())
-    if not question:
-        raise QuestionError("the question is empty")
-    if len(question) > max_chars:
-        raise QuestionError(f"the question is too long ({len(question)} characters; the limit is {max_chars})")
-    return question
+__all__ = ["Assistant", "State", "QuestionError", "check_question"]
 
 
 @dataclass(frozen=True)
@@ -271,7 +233,7 @@ class Assistant:
 
     def _retrieve(self, question: str, top_k: int | None, history: list[str] | None):
         question = check_question(question, self.settings.max_question_chars)
-        history = [_earlier(i, h, self.settings.max_question_chars) for i, h in enumerate(history or [])]
+        history = [check_earlier(i, h, self.settings.max_question_chars) for i, h in enumerate(history or [])]
         top_k = self.resolve_top_k(top_k)
         state = self.state()
         query = self._query(question, history)
