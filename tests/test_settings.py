@@ -110,7 +110,7 @@ def test_no_extensions_is_refused_at_once(monkeypatch, raw):
 
 
 def test_encoder_setting(monkeypatch):
-    assert Settings.load().encoder == "onnx-int8" and Settings.load().sentence_pooling is False
+    assert Settings.load().encoder == "onnx" and Settings.load().sentence_pooling is False
     monkeypatch.setenv("RAG_ENCODER", "torch")
     assert Settings.load().encoder == "torch"
     with pytest.raises(SettingsError, match="encoder must be onnx-int8, onnx or torch, got 'bogus'"):

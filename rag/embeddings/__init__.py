@@ -86,7 +86,7 @@ class Embedder:
     """One sentence-transformers model: tokenizer for sizing chunks, encoder for vectors."""
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, fast_query: bool = True,
-                 cache_dir: Path | None = None, encoder: str = "onnx-int8") -> None:
+                 cache_dir: Path | None = None, encoder: str = "onnx") -> None:
         offline()
         self.name = model
         self.path = resolve_model(model)
