@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,13 +119,18 @@ def postgres_server(tmp_path_factory):
     if USER_URL:
         yield None
         return
-    server = PgServer(tmp_path_factory.mktemp("pg")).init()
+    # Not under pytest's own temporary folder: another pytest session (as root) makes
+    # /tmp/pytest-of-root private again when it starts, and the server, run as the user
+    # pgserver, then lost its data folder mid-run ("pg_control: Permission denied").
+    folder = Path(tempfile.mkdtemp(prefix="rag-test-pg-"))
+    server = PgServer(folder).init()
     server.start()
     yield server
     try:
         server.stop("immediate")
     except Exception:  # already stopped by a test that failed halfway
         pass
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -271,7 +271,8 @@ def test_a_word_file_is_read_in_a_child_process_with_a_time_limit(tmp_path, capl
     loader = DocxLoader()
     assert loader.isolated
     assert [d.section for d in loader.load(f, [])] == ["Opening hours", "The alpine house"]
+    big = pandoc_docx(tmp_path / "big.docx", GARDEN_MD * 400)  # seconds to parse, not a millisecond
     loader.time_limit_s = 0.001
     with caplog.at_level(logging.WARNING, logger="rag"):
-        assert loader.load(f, []) == []
-    assert f"skipping {path.name}: reading it took over 0.001 s" in caplog.text
+        assert loader.load(SourceFile(path=big, source=big.name, sha256=""), []) == []
+    assert f"skipping {big.name}: reading it took over 0.001 s" in caplog.text
