@@ -67,13 +67,12 @@ class LLMClient:
 
     def __init__(self, endpoint: Endpoint) -> None:
         try:
-            import httpx
-            from openai import OpenAI
+            from openai import OpenAI, Timeout  # the HTTP library's Timeout, whichever openai uses (httpx2 from 3.63)
         except ImportError as e:
             raise LLMError(f"answers from a language model need the {e.name} package: pip install 'rag[llm]'") from None
 
         self.endpoint = endpoint
-        timeout = httpx.Timeout(endpoint.timeout, connect=endpoint.connect_timeout,
+        timeout = Timeout(endpoint.timeout, connect=endpoint.connect_timeout,
                                 read=min(endpoint.first_token_timeout, endpoint.timeout))
         # No retries: a second wait would break the deadlines; the offline answer is the fallback.
         self.client = OpenAI(base_url=endpoint.url, api_key=endpoint.api_key or "none", timeout=timeout,
