@@ -84,8 +84,7 @@ def build(settings: "Settings", embedder: "Embedder", backend, rebuild: bool = F
 
 def _waiting(backend, files: int, said: tuple | None) -> tuple:
     """Take over claims that lapsed, and say (once per change) which files this worker waits for."""
-    ended = backend.end_lapsed_claims()
-    holders = backend.claim_holders()
+    ended, holders = backend.end_lapsed_claims()
     now = (files, len(holders), bool(ended))
     if now != said and holders:
         silent = max(h.silent for h in holders)

@@ -274,14 +274,9 @@ class PostgresBackend:
 
         return claim(self, sources, limit)
 
-    def claim_holders(self) -> list:
-        """Other workers holding claimed files, and how long each has been silent."""
-        from rag.store.postgres_queue import holders
-
-        return holders(self)
-
-    def end_lapsed_claims(self) -> list:
-        """End the claims of workers silent past the lease, so their files can be taken."""
+    def end_lapsed_claims(self) -> tuple[list, list]:
+        """End the claims of workers silent past the lease, so their files can be taken; the
+        workers ended, and those that still hold claims (with how long each has been silent)."""
         from rag.store.postgres_queue import end_lapsed
 
         return end_lapsed(self)

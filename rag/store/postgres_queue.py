@@ -150,11 +150,17 @@ def holders(backend: "PgBackend") -> list[Holder]:
     return [Holder(int(pid), float(silent)) for pid, silent in rows]
 
 
-def end_lapsed(backend: "PgBackend") -> list[Holder]:
+#: Sessions this process could not end (no permission), each said once.
+_cannot_end: set[int] = set()
+
+
+def end_lapsed(backend: "PgBackend") -> tuple[list[Holder], list[Holder]]:
     """End the sessions of claimers silent for longer than the lease, so their files return to
-    the queue; the ones ended. Without the right to (another role, not a member of
-    ``pg_signal_backend``) the waiting worker says so and keeps waiting."""
-    lapsed = [h for h in holders(backend) if h.silent > backend.lease_seconds]
+    the queue; the ones ended, and the ones that still hold claims (one look at the sessions
+    serves both). Without the right to (another role, not a member of ``pg_signal_backend``)
+    the waiting worker says so and keeps waiting."""
+    found = holders(backend)
+    lapsed = [h for h in found if h.silent > backend.lease_seconds]
     ended = []
     for h in lapsed:
         try:
@@ -162,8 +168,11 @@ def end_lapsed(backend: "PgBackend") -> list[Holder]:
                 if conn.execute("SELECT pg_terminate_backend(%s)", (h.pid,)).fetchone()[0]:
                     ended.append(h)
         except Exception as e:  # noqa: BLE001 (a StoreProblem: no permission)
+            if h.pid in _cannot_end:
+                continue  # said once: the waiting loop asks again every half second
+            _cannot_end.add(h.pid)
             log.warning("a worker (database session %d) has held its files silently for %.0f s and cannot be "
                         "stopped from here: %s", h.pid, h.silent, e)
     for h in ended:
         log.warning("took over the files of a worker silent for %.0f s (database session %d ended)", h.silent, h.pid)
-    return ended
+    return ended, [h for h in found if h not in ended]
