@@ -37,15 +37,9 @@ def groff_pdf(path: Path, source: str) -> Path:
 def chromium_pdf(path: Path, html: str) -> Path:
     """A PDF printed by headless Chromium from ``html`` (CSS columns, @page rules, hyphenation)."""
     need("chromium")
-    page = path.with_suffix(".html")
-    page.write_text(html, encoding="utf-8")
-    profile = path.parent / f".chromium-{path.stem}"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-                    f"--user-data-dir={profile}", f"--print-to-pdf={path}", page.as_uri()],
-                   capture_output=True, check=True, timeout=120)
-    page.unlink()
-    shutil.rmtree(profile, ignore_errors=True)
-    return path
+    return _from_html(path, html, "chromium", lambda page, profile: [
+        "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+        f"--user-data-dir={profile}", f"--print-to-pdf={path}", page.as_uri()])
 
 
 def pandoc_docx(path: Path, markdown: str) -> Path:
@@ -59,12 +53,18 @@ def pandoc_docx(path: Path, markdown: str) -> Path:
 def libreoffice_docx(path: Path, html: str) -> Path:
     """A Word file written by LibreOffice (headless) from ``html``."""
     need("soffice")
+    return _from_html(path, html, "lo", lambda page, profile: [
+        "soffice", "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
+        "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(path.parent), str(page)])
+
+
+def _from_html(path: Path, html: str, tool: str, command) -> Path:
+    """``path`` made from ``html`` by a program that reads a page and keeps a profile folder of
+    its own (both removed after): ``command(page, profile)`` is its command line."""
     page = path.with_suffix(".html")
     page.write_text(html, encoding="utf-8")
-    profile = path.parent / f".lo-{path.stem}"
-    subprocess.run(["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile.as_uri()}",
-                    "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(path.parent), str(page)],
-                   capture_output=True, check=True, timeout=120)
+    profile = path.parent / f".{tool}-{path.stem}"
+    subprocess.run(command(page, profile), capture_output=True, check=True, timeout=120)
     page.unlink()
     shutil.rmtree(profile, ignore_errors=True)
     return path
